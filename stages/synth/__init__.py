@@ -1,0 +1,1 @@
+"""The synthetic retail world behind `stages.generate`."""
