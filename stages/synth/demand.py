@@ -87,8 +87,8 @@ def simulate(world: World, chunk_days: int, seed: int) -> Iterator[Chunk]:
 
         log_mu = w.level + np.outer(days / 365.25, w.trend)
         log_mu += w.weekly[:, (weekday0 + days) % 7].T
-        log_mu += w.yearly[w.s_family][:, days].T
-        log_mu += w.holiday[w.s_group][:, days].T
+        log_mu += w.yearly[:, days][w.s_family].T
+        log_mu += w.holiday[:, days][w.s_group].T
 
         starts = rng.random((n, n_series)) < w.promo_rate
         length = rng.integers(3, 11, (n, n_series))

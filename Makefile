@@ -1,0 +1,38 @@
+# Two commands for a newcomer: `make run` (set up + the pipeline on the default data)
+# and `make test` (set up + lint + tests). `make setup` is the shared first step.
+SHELL := /bin/bash
+PYTHON ?= python3
+# Recursive (=), so it is evaluated after `setup` may have installed uv.
+UV = $(shell command -v uv >/dev/null 2>&1 && echo uv || echo $(PYTHON) -m uv)
+PYTEST_ARGS ?=
+
+.PHONY: setup run test lint params data bench clean
+
+setup:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
+		|| { echo "installing uv with pip"; $(PYTHON) -m pip install --quiet uv; }
+	$(UV) sync --frozen --python 3.11
+
+run: setup
+	$(UV) run python -m stages.obtain_data
+	$(UV) run dvc repro
+
+test: setup lint
+	$(UV) run pytest $(PYTEST_ARGS)
+
+lint:
+	$(UV) run ruff check .
+
+# Recompose params.yaml from conf/ after editing a config (never edit params.yaml by hand).
+params:
+	$(UV) run python -m stages.config
+
+# Regenerate the synthetic raw data, e.g. `make data ARGS="data=medium"`.
+data:
+	$(UV) run python -m stages.generate $(ARGS)
+
+bench:
+	$(UV) run python bench/generate.py
+
+clean:
+	rm -rf artifacts .pytest_cache .ruff_cache

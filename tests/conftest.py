@@ -1,0 +1,83 @@
+"""Shared fixtures: one Spark session for the whole run, and tiny generated data."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from stages import config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def params():
+    """The committed configuration (params.yaml)."""
+    return config.load()
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The one SparkSession of the test run: local[2], UI off, few shuffle partitions."""
+    from stages.spark import session
+
+    spark_cfg = OmegaConf.create(
+        {"master": "local[2]", "app_name": "demandcast-tests", "driver_memory": "1g",
+         "shuffle_partitions": 2, "conf": {"spark.ui.enabled": "false",
+                                           "spark.sql.session.timeZone": "UTC"}}
+    )
+    spark = session(spark_cfg)
+    yield spark
+    spark.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_cfg():
+    """The `tiny` data preset: seconds to generate, still a year with every holiday."""
+    return config.load(["data=tiny"])
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory, tiny_cfg):
+    """Tiny raw data with its truth, generated once per run; treat as read-only."""
+    from stages import generate
+
+    out = tmp_path_factory.mktemp("tiny") / "data"
+    truth = out / "truth" / "expected_demand.parquet"
+    generate.run(tiny_cfg.data, int(tiny_cfg.seed), out, truth)
+    return out
+
+
+def copy_project(dest: Path, data_preset: str | None = None) -> Path:
+    """A throw-away git + DVC checkout of this working tree (tracked and new, unignored files).
+
+    With ``data_preset``, raw data of that preset is generated into its data/.
+    """
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split("\0")
+    for name in filter(None, files):
+        src = ROOT / name
+        if src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=dest, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=dest, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "copy"], cwd=dest, check=True)
+    if data_preset:
+        subprocess.run([sys.executable, "-m", "stages.generate", f"data={data_preset}"],
+                       cwd=dest, check=True, capture_output=True)
+    return dest
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A function making a throw-away checkout of this project (see ``copy_project``)."""
+    return lambda data_preset=None: copy_project(tmp_path / "project", data_preset)
