@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +82,11 @@ def copy_project(dest: Path, data_preset: str | None = None) -> Path:
 def project(tmp_path):
     """A function making a throw-away checkout of this project (see ``copy_project``)."""
     return lambda data_preset=None: copy_project(tmp_path / "project", data_preset)
+
+
+@pytest.fixture
+def closed_port():
+    """A loopback port bound but not listening: connections are refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]

@@ -1,6 +1,5 @@
 """The synthetic data: Favorita's schema, a realistic demand process, exact truth, determinism."""
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from omegaconf import OmegaConf
 
 from stages import generate
 from stages.errors import UserError
+from tests.helpers import digests
 
 SCHEMAS = {
     "train.csv": ["id", "date", "store_nbr", "item_nbr", "unit_sales", "onpromotion"],
@@ -22,11 +22,6 @@ SCHEMAS = {
     "transactions.csv": ["date", "store_nbr", "transactions"],
     "oil.csv": ["date", "dcoilwtico"],
 }
-
-
-def digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +49,10 @@ def test_files_have_favoritas_columns(tiny_data):
 def test_same_config_and_seed_give_identical_bytes(tmp_path, tiny_cfg, tiny_data):
     out = tmp_path / "again"
     generate.run(tiny_cfg.data, int(tiny_cfg.seed), out, out / "truth" / "expected_demand.parquet")
-    assert digest(out) == digest(tiny_data)
+    assert digests(out) == digests(tiny_data)
     other = tmp_path / "other_seed"
     generate.run(tiny_cfg.data, 7, other, other / "truth" / "expected_demand.parquet")
-    assert digest(other)["train.csv"] != digest(tiny_data)["train.csv"]
+    assert digests(other)["train.csv"] != digests(tiny_data)["train.csv"]
 
 
 def test_zero_days_are_omitted_but_in_the_truth(world):

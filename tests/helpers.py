@@ -1,0 +1,51 @@
+"""Helpers shared by the tests that run the project's commands in a throw-away checkout."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+TINY = ("data.n_stores=2", "data.n_items=10", "data.end=2022-03-31")
+
+
+def isolated_env(tmp: Path, **extra: str) -> dict[str, str]:
+    """This machine's environment without its AWS and DVC settings, so only the test's count."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "DVC_")) and k != "PYTHONPATH"}
+    env.update(AWS_CONFIG_FILE=str(tmp / "absent-aws-config"),
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp / "absent-aws-credentials"),
+               AWS_EC2_METADATA_DISABLED="true", NO_PROXY="127.0.0.1,localhost",
+               no_proxy="127.0.0.1,localhost", DVC_NO_ANALYTICS="1",
+               DVC_GLOBAL_CONFIG_DIR=str(tmp / "dvc-global"),
+               DVC_SYSTEM_CONFIG_DIR=str(tmp / "dvc-system"),
+               DVC_SITE_CACHE_DIR=str(tmp / "dvc-site-cache"), **extra)
+    return env
+
+
+def run(repo: Path, env: dict[str, str], *args: str,
+        timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python *args`` in ``repo`` with ``env``, output captured as text."""
+    return subprocess.run([sys.executable, *args], cwd=repo, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    """Assert that ``result`` succeeded (showing its output if not) and return it."""
+    assert result.returncode == 0, f"{result.args}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """The md5 of every file below ``folder``, by relative POSIX path."""
+    return {p.relative_to(folder).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def tracked_data(repo: Path, env: dict[str, str]) -> dict[str, str]:
+    """Generate tiny data, ``dvc add`` it; return the md5 of every file by relative path."""
+    ok(run(repo, env, "-m", "stages.generate", *TINY))
+    ok(run(repo, env, "-m", "dvc", "add", "data"))
+    return digests(repo / "data")
