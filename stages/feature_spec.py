@@ -132,7 +132,8 @@ def from_config(features) -> Spec:
             valid_days=int(f["split"]["valid_days"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"the features config is incomplete or mistyped ({exc!r}); see conf/features/") from None
+        raise UserError(
+            f"the features config is incomplete or mistyped ({exc!r}); see conf/features/") from None
     bad = [k for k in (*spec.lags, *spec.windows, *spec.promo_windows, spec.tx_window) if k < 1]
     if bad or spec.tx_lag < 1:
         raise UserError(f"features: lags and windows must be at least 1 day, got {bad or spec.tx_lag}")
