@@ -23,6 +23,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -102,11 +103,13 @@ def missing_credentials(remote: dict[str, str]) -> bool:
 def pull(target: Path, timeout: float = PULL_TIMEOUT_S) -> str | None:
     """``dvc pull`` the target; None on success, else the reason it failed."""
     env = {**os.environ, "AWS_MAX_ATTEMPTS": "1"}
+    began = time.monotonic()
     try:
         result = dvc("pull", str(target), timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return f"`dvc pull {target}` took over {timeout:.0f}s"
-    return None if result.returncode == 0 else dvc_reason(result)
+    took = time.monotonic() - began
+    return None if result.returncode == 0 else f"{dvc_reason(result)}; gave up after {took:.1f}s"
 
 
 def regenerate(overrides: Sequence[str], target: Path, data: Path) -> int:

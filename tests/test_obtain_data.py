@@ -6,9 +6,9 @@ with tiny overrides, against the real DVC command line; nothing reaches the netw
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
-import time
 
 import pytest
 
@@ -62,14 +62,15 @@ def test_unreachable_remote_falls_back_within_seconds(tracked, closed_port):
            endpoint))
     env = {**env, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "AWS_DEFAULT_REGION": "us-east-1"}
-    began = time.monotonic()
     result = ok(run(repo, env, "-m", "stages.obtain_data", *TINY))
-    elapsed = time.monotonic() - began
 
     notes = [ln for ln in result.stdout.splitlines() if ln.startswith("could not pull")]
     assert len(notes) == 1 and REMOTE in notes[0] and endpoint in notes[0]
     assert digests(repo / "data") == originals
-    assert elapsed < 20, f"the fallback took {elapsed:.1f}s"
+    # The pull attempt itself must give up in seconds (botocore's retries would take minutes
+    # against an unanswering host); the rest is generation and DVC start-up.
+    took = float(re.search(r"gave up after ([0-9.]+)s", notes[0]).group(1))
+    assert took < 20, notes[0]
 
 
 @pytest.mark.slow
