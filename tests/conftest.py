@@ -90,3 +90,13 @@ def closed_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         yield sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_features(spark, tiny_cfg, tiny_data, tmp_path_factory):
+    """The Spark feature ETL run once on the tiny data: (output folder, manifest)."""
+    from stages import features
+
+    out = tmp_path_factory.mktemp("features") / "features"
+    manifest = features.run(spark, str(tiny_data), str(out), tiny_cfg.data, tiny_cfg.features)
+    return out, manifest
