@@ -40,8 +40,8 @@ def assert_same(spec, expected: pd.DataFrame, got: pd.DataFrame):
     for name, kind in spec.columns():
         a, b = expected[name].to_numpy(np.float64), got[name].to_numpy(np.float64)
         where = KEYS
-        assert (np.isnan(a) == np.isnan(b)).all(), (
-            f"{name}: missing in one engine only at {expected.loc[np.isnan(a) != np.isnan(b), where].head(3)}")
+        one_sided = np.isnan(a) != np.isnan(b)
+        assert not one_sided.any(), f"{name}: missing in one engine only at {expected.loc[one_sided, where]}"
         ok = ~np.isnan(a)
         if kind == "int":
             assert (a[ok] == b[ok]).all(), f"{name} differs: {expected.loc[ok][a[ok] != b[ok]].head(3)}"
@@ -54,7 +54,8 @@ def snapshot(table, targets, days):
     """Each target's series history over the `days` days before its date, from the panel."""
     merged = targets[["store_nbr", "item_nbr", "date"]].rename(columns={"date": "target"}).merge(
         table[HISTORY], on=["store_nbr", "item_nbr"])
-    window = (merged["date"] < merged["target"]) & (merged["date"] >= merged["target"] - pd.Timedelta(days=days))
+    start = merged["target"] - pd.Timedelta(days=days)
+    window = (merged["date"] < merged["target"]) & (merged["date"] >= start)
     return merged.loc[window, HISTORY].drop_duplicates(KEYS)
 
 
@@ -110,7 +111,8 @@ def test_a_missing_day_in_the_history(spark_table, online, tiny_data):
     # (days after a series' last known day are unknown to the online engine, by design)
     later = zero_days.assign(date=zero_days["date"] + pd.Timedelta(days=3)).merge(spark_table, on=KEYS)
     eve = later[KEYS].assign(date=later["date"] - pd.Timedelta(days=1))
-    later = later[(eve.merge(train[KEYS], on=KEYS, how="left", indicator=True)["_merge"] == "both").to_numpy()]
+    sold_on_eve = eve.merge(train[KEYS], on=KEYS, how="left", indicator=True)["_merge"] == "both"
+    later = later[sold_on_eve.to_numpy()]
     targets = later.sample(min(len(later), 200), random_state=1)
     history = train[HISTORY]
     got = pd.concat([engine.compute(history[history["date"] < day], group[[*KEYS, "onpromotion"]])
