@@ -1,0 +1,152 @@
+"""Benchmark: feature ETL throughput with Spark, against a polars single-machine reference.
+
+    uv run python bench/etl.py [--preset medium] [--full-etl] [--out DIR]
+
+The like-for-like task for both engines: read train.csv, fill each series' calendar
+(zero days), compute the spec's lags and rolling mean/std over past days, write parquet.
+Rows/s count output (panel) rows. ``--full-etl`` also times the whole features stage
+(holidays, promotions, transactions, priors) and samples the peak memory of the Spark
+driver JVM and Python together. Figures go to reports/bench_etl.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+class PeakMemory:
+    """Samples the RSS of this process and all its descendants (the Spark JVM among them)."""
+
+    def __init__(self, interval: float = 0.5):
+        import psutil
+
+        self.proc, self.interval, self.peak, self._stop = psutil.Process(), interval, 0, False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        import psutil
+
+        while not self._stop:
+            total = 0
+            for p in [self.proc, *self.proc.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop = True
+        self._thread.join()
+
+
+def polars_reference(train_csv: Path, out: Path, spec) -> int:
+    import polars as pl
+
+    train = pl.read_csv(train_csv, schema_overrides={"date": pl.Date, "unit_sales": pl.Float64})
+    series = ["store_nbr", "item_nbr"]
+    spans = train.group_by(series).agg(pl.col("date").min().alias("first"),
+                                       pl.col("date").max().alias("last"))
+    days = (spans.with_columns(pl.date_ranges("first", "last").alias("date")).explode("date").drop("first", "last"))
+    panel = (days.join(train.select(*series, "date", "unit_sales"), on=[*series, "date"], how="left")
+             .with_columns(pl.col("unit_sales").fill_null(0.0)).sort([*series, "date"]))
+    y = pl.col("unit_sales")
+    cols = [y.shift(k).over(series).alias(f"lag_{k}") for k in spec.lags]
+    for w in spec.windows:
+        past = y.shift(1)
+        mean = past.rolling_mean(w, min_samples=spec.min_periods["mean"])
+        std = past.rolling_std(w, min_samples=spec.min_periods["std"])
+        cols += [mean.over(series).alias(f"roll_mean_{w}"), std.over(series).alias(f"roll_std_{w}")]
+    result = panel.with_columns(cols)
+    result.write_parquet(out)
+    return result.height
+
+
+def spark_reference(spark, train_csv: Path, out: Path, spec) -> int:
+    from stages import spark_features
+
+    train = spark.read.csv(str(train_csv), header=True, schema=spark_features.SCHEMAS["train.csv"])
+    table = spark_features.rolling(spark_features.panel(train), spec)
+    table.write.mode("overwrite").parquet(str(out))
+    return spark.read.parquet(str(out)).count()
+
+
+def timed(label: str, fn, *args) -> dict:
+    with PeakMemory() as mem:
+        began = time.perf_counter()
+        rows = fn(*args)
+        seconds = time.perf_counter() - began
+    result = {"rows": rows, "seconds": round(seconds, 1), "rows_per_s": round(rows / seconds),
+              "peak_rss_gb": round(mem.peak / 1024**3, 2)}
+    print(f"{label:>28}: {rows:>12,} rows in {seconds:7.1f}s = {result['rows_per_s']:>10,} rows/s, "
+          f"peak RSS {result['peak_rss_gb']:.2f} GB")
+    return result
+
+
+def main() -> None:
+    from stages import config, feature_spec, features
+    from stages.spark import session
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="medium")
+    parser.add_argument("--spark", default="local", help="conf/spark option (local, local_all)")
+    parser.add_argument("--full-etl", action="store_true", help="also time the whole features stage")
+    parser.add_argument("--skip-reference", action="store_true", help="only the full ETL")
+    parser.add_argument("--out", type=Path, default=None, help="scratch folder (default: temp)")
+    args = parser.parse_args()
+
+    cfg = config.load([f"data={args.preset}", f"spark={args.spark}"])
+    spec = feature_spec.from_config(cfg.features)
+    scratch = args.out or Path(tempfile.mkdtemp(prefix="bench-etl-"))
+    data = scratch / f"data-{args.preset}"
+    if not (data / "train.csv").exists():
+        subprocess.run([sys.executable, "-m", "stages.generate", f"data={args.preset}",
+                        f"paths.data={data}", f"paths.truth={data}/truth/expected_demand.parquet"],
+                       cwd=ROOT, check=True)
+    report = {"preset": args.preset, "spark": dict(cfg.spark), "cores": __import__("os").cpu_count()}
+    if not args.skip_reference:
+        report["polars"] = timed("polars lags+rolling", polars_reference, data / "train.csv",
+                                 scratch / "polars.parquet", spec)
+    spark = session(cfg.spark, app_name="bench-etl")
+    try:
+        if not args.skip_reference:
+            report["spark"] = timed("spark lags+rolling", spark_reference, spark, data / "train.csv",
+                                    scratch / "spark.parquet", spec)
+            report["ratio_spark_to_polars"] = round(
+                report["spark"]["rows_per_s"] / report["polars"]["rows_per_s"], 3)
+            print(f"{'ratio spark/polars':>28}: {report['ratio_spark_to_polars']}")
+        if args.full_etl:
+            report["full_etl"] = timed(
+                "spark full features stage",
+                lambda: (features.run(spark, str(data), str(scratch / "features"), cfg.data,
+                                      cfg.features),
+                         spark.read.parquet(str(scratch / "features")).count())[1])
+    finally:
+        spark.stop()
+        if args.out is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    path = ROOT / "reports" / "bench_etl.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    previous[args.preset] = report
+    path.write_text(json.dumps(previous, indent=2, sort_keys=True, default=str) + "\n")
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
