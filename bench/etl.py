@@ -63,7 +63,8 @@ def polars_reference(train_csv: Path, out: Path, spec) -> int:
     series = ["store_nbr", "item_nbr"]
     spans = train.group_by(series).agg(pl.col("date").min().alias("first"),
                                        pl.col("date").max().alias("last"))
-    days = (spans.with_columns(pl.date_ranges("first", "last").alias("date")).explode("date").drop("first", "last"))
+    days = spans.with_columns(pl.date_ranges("first", "last").alias("date")).explode("date")
+    days = days.drop("first", "last")
     panel = (days.join(train.select(*series, "date", "unit_sales"), on=[*series, "date"], how="left")
              .with_columns(pl.col("unit_sales").fill_null(0.0)).sort([*series, "date"]))
     y = pl.col("unit_sales")
