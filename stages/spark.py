@@ -91,11 +91,18 @@ def session(spark_cfg, app_name: str | None = None, submitted: bool = False):
         os.environ["JAVA_HOME"] = str(java_home())
     from pyspark.sql import SparkSession
 
+    settings = {"spark.sql.shuffle.partitions": str(spark_cfg.shuffle_partitions)}
+    settings.update({str(k): str(v) for k, v in (spark_cfg.get("conf") or {}).items()})
     builder = SparkSession.builder.appName(app_name or str(spark_cfg.app_name))
-    if not submitted:
+    if submitted:
+        # spark-submit's --conf values are in the JVM's defaults; they win over conf/spark/.
+        from pyspark import SparkConf
+
+        given = SparkConf()
+        settings = {k: v for k, v in settings.items() if not given.contains(k)}
+    else:
         builder = builder.master(str(spark_cfg.master)).config(
             "spark.driver.memory", str(spark_cfg.driver_memory))
-    builder = builder.config("spark.sql.shuffle.partitions", str(spark_cfg.shuffle_partitions))
-    for key, value in (spark_cfg.get("conf") or {}).items():
-        builder = builder.config(str(key), str(value))
+    for key, value in settings.items():
+        builder = builder.config(key, value)
     return builder.getOrCreate()

@@ -38,6 +38,9 @@ def day_number(col) -> F.Column:
 
 def panel(train: DataFrame) -> DataFrame:
     """One row per series and day between its first and last sale; gaps are zero days."""
+    # One shuffle by series serves the span aggregate, the join and the series windows
+    # (with spark.sql.requireAllClusterKeysForCoPartition=false, see conf/spark/).
+    train = train.repartition("store_nbr", "item_nbr")
     spans = train.groupBy("store_nbr", "item_nbr").agg(F.min("date").alias("first"),
                                                        F.max("date").alias("last"))
     days = spans.select("store_nbr", "item_nbr",
@@ -90,14 +93,12 @@ def holiday_features(holidays: DataFrame, stores: DataFrame, first, last, spec: 
            .withColumn("hol_after", F.col("days_since_holiday").between(1, spec.after_days).cast("long")))
 
     national = holidays.where((F.col("locale") == "National") & (F.col("type") != "Transfer"))
-    named = dates
     for name, description in spec.named.items():
         days = (national.where(F.col("description") == description)
                 .select("date", F.lit(1).alias(f"is_{name}")).distinct())
-        named = named.join(days, "date", "left").fillna(0, [f"is_{name}"])
-        named = _distance(named.withColumn("_all", F.lit(0)), f"is_{name}", ["_all"],
-                          spec.cap_days, name).drop("_all")
-    return out.join(named, "date")
+        out = out.join(F.broadcast(days), "date", "left").fillna(0, [f"is_{name}"])
+        out = _distance(out, f"is_{name}", ["store_nbr"], spec.cap_days, name)
+    return out
 
 
 def rolling(df: DataFrame, spec: Spec) -> DataFrame:

@@ -30,7 +30,11 @@ def spark():
     spark_cfg = OmegaConf.create(
         {"master": "local[2]", "app_name": "demandcast-tests", "driver_memory": "1g",
          "shuffle_partitions": 2, "conf": {"spark.ui.enabled": "false",
-                                           "spark.sql.session.timeZone": "UTC"}}
+                                           "spark.sql.session.timeZone": "UTC",
+                                           "spark.sql.requireAllClusterKeysForCoPartition": "false",
+                                           # tiny jobs: the C2 compiler costs more than it saves
+                                           "spark.driver.extraJavaOptions":
+                                               "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}}
     )
     spark = session(spark_cfg)
     yield spark
