@@ -102,18 +102,38 @@ def holiday_features(holidays: DataFrame, stores: DataFrame, first, last, spec: 
 
 
 def rolling(df: DataFrame, spec: Spec) -> DataFrame:
-    """Lags, rolling stats and promotion shares over each series' past days only."""
+    """Lags, rolling stats and promotion shares over each series' past days only.
+
+    Spark re-aggregates a sliding frame for every row (O(rows x window)); running sums are
+    incremental, so each window statistic is a difference of two running sums instead:
+    sum over days d-w..d-1 = C(d) - C(d-w), with C(d) the sum over the days before d.
+    Sales counts are whole numbers, which doubles add exactly; the variance uses the
+    window's sum of squares the same way.
+    """
     series = Window.partitionBy("store_nbr", "item_nbr").orderBy("date")
-    y, promo = F.col(spec.target), F.col("onpromotion")
+    before = series.rowsBetween(Window.unboundedPreceding, -1)
+    y, promo = F.col(spec.target), F.col("onpromotion").cast("double")
+    running = {"_n": F.row_number().over(series) - 1,
+               "_s": F.coalesce(F.sum(y).over(before), F.lit(0.0)),
+               "_q": F.coalesce(F.sum(y * y).over(before), F.lit(0.0)),
+               "_p": F.coalesce(F.sum(promo).over(before), F.lit(0.0))}
+    df = df.withColumns(running)
     cols = {f"lag_{k}": F.lag(y, k).over(series) for k in spec.lags}
+
+    def window_sum(col: str, w: int) -> F.Column:
+        return F.col(col) - F.coalesce(F.lag(col, w).over(series), F.lit(0.0))
+
     for w in spec.windows:
-        past = series.rowsBetween(-w, -1)
-        n = F.count(y).over(past)
-        cols[f"roll_mean_{w}"] = F.when(n >= spec.min_periods["mean"], F.avg(y).over(past))
-        cols[f"roll_std_{w}"] = F.when(n >= spec.min_periods["std"], F.stddev_samp(y).over(past))
+        n = F.least(F.col("_n"), F.lit(w))
+        total, squares = window_sum("_s", w), window_sum("_q", w)
+        mean = total / n
+        var = F.greatest((squares - total * total / n) / (n - 1), F.lit(0.0))
+        cols[f"roll_mean_{w}"] = F.when(n >= spec.min_periods["mean"], mean)
+        cols[f"roll_std_{w}"] = F.when(n >= spec.min_periods["std"], F.sqrt(var))
     for w in spec.promo_windows:
-        cols[f"promo_share_{w}"] = F.avg(promo.cast("double")).over(series.rowsBetween(-w, -1))
-    return df.withColumns(cols)
+        n = F.least(F.col("_n"), F.lit(w))
+        cols[f"promo_share_{w}"] = F.when(n >= 1, window_sum("_p", w) / n)
+    return df.withColumns(cols).drop(*running)
 
 
 def transactions_feature(transactions: DataFrame, stores: DataFrame, first, last, spec: Spec) -> DataFrame:
