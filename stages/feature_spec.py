@@ -20,9 +20,9 @@ Holidays
     ``days_to_holiday`` / ``days_since_holiday``: days to the next / since the last day
     with ``hol_holiday`` (0 on the day), capped at ``holidays.cap_days``; ``hol_before``
     / ``hol_after``: 1 when that distance is 1..before_days / 1..after_days.
-    Named holidays (national rows matched by description, ``transferred`` ignored, since
-    people celebrate the date itself): ``is_<name>``, ``days_to_<name>``,
-    ``days_since_<name>`` with the same cap.
+    Named holidays (national rows of any type but ``Transfer`` matched by description,
+    ``transferred`` ignored, since people celebrate the date itself, not the day off):
+    ``is_<name>``, ``days_to_<name>``, ``days_since_<name>`` with the same cap.
 Lags
     ``lag_<k>`` = unit_sales on d-k; missing before the series' first day.
 Rolling
@@ -140,6 +140,9 @@ def from_config(features) -> Spec:
     unknown = set(spec.priors) - set(PRIOR_LEVELS)
     if unknown:
         raise UserError(f"features.priors: unknown level(s) {sorted(unknown)}; known: {PRIOR_LEVELS}")
+    if not 0 < max(spec.before_days, spec.after_days) < spec.cap_days:
+        raise UserError("features.holidays: before_days and after_days must be at least 1 and "
+                        f"below cap_days ({spec.cap_days}), or every day would be flagged")
     if set(spec.min_periods) != {"mean", "std"} or spec.min_periods["std"] < 2:
         raise UserError("features.rolling.min_periods needs mean >= 1 and std >= 2")
     return spec

@@ -192,5 +192,7 @@ def test_bad_input_gets_a_clear_message(spark, tiny_cfg, rows, override, message
 def test_bad_spec_is_named(tiny_cfg):
     with pytest.raises(UserError, match="at least 1 day"):
         feature_spec.from_config(OmegaConf.merge(tiny_cfg.features, {"lags": [0, 7]}))
+    with pytest.raises(UserError, match="below cap_days"):
+        feature_spec.from_config(OmegaConf.merge(tiny_cfg.features, {"holidays": {"before_days": 30}}))
     with pytest.raises(UserError, match="unknown level"):
         feature_spec.from_config(OmegaConf.merge(tiny_cfg.features, {"priors": ["region"]}))
