@@ -116,7 +116,7 @@ CASES = {
                     [AS_OF, "2025-03-01"]),
     "date before history": (corrupt_train(4, 1, "2021-12-31"), "date range", "date",
                             ["2022-01-01..2022-06-30"]),
-    "sales out of range": (corrupt_train(6, 4, "1e9"), "range", "unit_sales", ["[-1000"]),
+    "sales out of range": (corrupt_train(6, 4, "1e9"), "range", "unit_sales", ["[-20000"]),
     "bad promotion flag": (corrupt_train(6, 5, "yes"), "allowed values", "onpromotion",
                            ["True, False"]),
     "duplicate keys": (lambda d: append_copy(d / "train.csv", 1), "duplicate key",
