@@ -105,4 +105,6 @@ def session(spark_cfg, app_name: str | None = None, submitted: bool = False):
             "spark.driver.memory", str(spark_cfg.driver_memory))
     for key, value in settings.items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(str(spark_cfg.get("log_level") or "WARN"))
+    return spark
