@@ -48,7 +48,7 @@ def test_push_then_pull_restores_every_byte(tmp_path, project, s3_endpoint):
     s3.create_bucket(Bucket=BUCKET)
     ok(run(repo, env, "-m", "dvc", "remote", "modify", "--local", "storage", "endpointurl",
            s3_endpoint))
-    ok(run(repo, env, "-m", "dvc", "push"))
+    ok(run(repo, env, "-m", "dvc", "push", "data.dvc"))
 
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX).get("Contents", [])
     keys = {obj["Key"] for obj in listed}
@@ -57,7 +57,7 @@ def test_push_then_pull_restores_every_byte(tmp_path, project, s3_endpoint):
 
     shutil.rmtree(repo / ".dvc" / "cache")
     shutil.rmtree(repo / "data")
-    ok(run(repo, env, "-m", "dvc", "pull"))
+    ok(run(repo, env, "-m", "dvc", "pull", "data.dvc"))
     assert digests(repo / "data") == originals
     status = ok(run(repo, env, "-m", "dvc", "status", "data.dvc", "--json"))
     assert json.loads(status.stdout) == {}
@@ -76,7 +76,7 @@ def test_pull_from_unreachable_endpoint_fails_fast(tmp_path, project, closed_por
     # object and per index load, make this take ~30 s in a fresh clone. One attempt is the
     # lever the Makefile and stages.obtain_data use.
     began = time.monotonic()
-    result = run(repo, {**env, "AWS_MAX_ATTEMPTS": "1"}, "-m", "dvc", "pull", timeout=60)
+    result = run(repo, {**env, "AWS_MAX_ATTEMPTS": "1"}, "-m", "dvc", "pull", "data.dvc", timeout=60)
     elapsed = time.monotonic() - began
 
     assert result.returncode != 0
