@@ -59,14 +59,18 @@ class PeakMemory:
 def polars_reference(train_csv: Path, out: Path, spec) -> int:
     import polars as pl
 
-    train = pl.read_csv(train_csv, schema_overrides={"date": pl.Date, "unit_sales": pl.Float64})
+    train = pl.read_csv(train_csv, schema_overrides={"date": pl.Date, "unit_sales": pl.Float64,
+                                                 "onpromotion": pl.Boolean})
     series = ["store_nbr", "item_nbr"]
     spans = train.group_by(series).agg(pl.col("date").min().alias("first"),
                                        pl.col("date").max().alias("last"))
     days = spans.with_columns(pl.date_ranges("first", "last").alias("date")).explode("date")
     days = days.drop("first", "last")
-    panel = (days.join(train.select(*series, "date", "unit_sales"), on=[*series, "date"], how="left")
-             .with_columns(pl.col("unit_sales").fill_null(0.0)).sort([*series, "date"]))
+    sales = train.select(*series, "date", "unit_sales", pl.col("onpromotion").cast(pl.Float64))
+    panel = (days.join(sales, on=[*series, "date"], how="left")
+             .with_columns(pl.col("unit_sales").fill_null(0.0), pl.col("onpromotion").fill_null(0.0))
+             .sort([*series, "date"]))
+    # The same columns as stages.spark_features.rolling: lags, rolling mean/std, promotion shares.
     y = pl.col("unit_sales")
     cols = [y.shift(k).over(series).alias(f"lag_{k}") for k in spec.lags]
     for w in spec.windows:
@@ -74,6 +78,9 @@ def polars_reference(train_csv: Path, out: Path, spec) -> int:
         mean = past.rolling_mean(w, min_samples=spec.min_periods["mean"])
         std = past.rolling_std(w, min_samples=spec.min_periods["std"])
         cols += [mean.over(series).alias(f"roll_mean_{w}"), std.over(series).alias(f"roll_std_{w}")]
+    for w in spec.promo_windows:
+        share = pl.col("onpromotion").shift(1).rolling_mean(w, min_samples=1)
+        cols.append(share.over(series).alias(f"promo_share_{w}"))
     result = panel.with_columns(cols)
     result.write_parquet(out)
     return result.height
