@@ -104,3 +104,26 @@ def tiny_features(spark, tiny_cfg, tiny_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("features") / "features"
     manifest = features.run(spark, str(tiny_data), str(out), tiny_cfg.data, tiny_cfg.features)
     return out, manifest
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_cfg, tiny_data, tiny_features):
+    """A model fitted on the tiny features as the train stage fits it, with what it needs
+    to forecast: a namespace of cfg, spec, fold, table, forecaster, online features."""
+    from types import SimpleNamespace
+
+    from stages import dataset, feature_spec, model
+    from stages.train import windows
+
+    out, _ = tiny_features
+    spec = feature_spec.from_config(tiny_cfg.features)
+    table = dataset.load_table(out, spec)
+    model_cfg = OmegaConf.merge(tiny_cfg.model, {"train_days": None})  # both years: holidays seen twice
+    fold = dataset.fold(tiny_cfg.data.end, spec, model_cfg, int(tiny_cfg.evaluate.horizon))
+    train, valid = windows(table, fold)
+    booster = model.fit(train, valid, spec.names(), spec.target, model_cfg, seed=int(tiny_cfg.seed))
+    forecaster = model.Forecaster.from_fit(booster, spec.names(), model_cfg)
+    static = dataset.read_static(tiny_data)
+    online = dataset.online(static, spec, dataset.read_priors(out, spec), known_until=fold.origin)
+    return SimpleNamespace(cfg=tiny_cfg, spec=spec, fold=fold, table=table, train=train, valid=valid,
+                           forecaster=forecaster, online=online, static=static, features=out)
