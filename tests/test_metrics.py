@@ -14,7 +14,8 @@ def test_scores_on_known_values():
     assert s["rmse"] == pytest.approx(math.sqrt((4 + 1 + 0 + 4) / 4))
     assert s["wape"] == pytest.approx(5 / 20)
     assert s["bias"] == pytest.approx(1 / 20)
-    expected = math.sqrt(sum((math.log1p(f) - math.log1p(y)) ** 2 for y, f in [(10, 8), (0, 1), (5, 5), (5, 7)]) / 4)
+    pairs = [(10, 8), (0, 1), (5, 5), (5, 7)]
+    expected = math.sqrt(sum((math.log1p(f) - math.log1p(y)) ** 2 for y, f in pairs) / 4)
     assert s["rmsle"] == pytest.approx(expected)
     assert s["n"] == 4
 
