@@ -144,7 +144,8 @@ def main(argv=None) -> int:
     def body(cfg) -> None:
         logging.getLogger("optuna").setLevel(logging.WARNING)
         s = run(cfg)
-        print(f"tune: study {s['study']}: {s['completed']} trials complete ({s['ran_now']} run now), "
+        print(f"tune: study {s['study']}: {s['n_trials']} trials, {s['completed']} complete and "
+              f"{s['n_trials'] - s['completed']} pruned or failed ({s['ran_now']} run now), "
               f"best #{s['best_trial']} -> {cfg.paths.artifacts}/tune/best_params.json")
 
     return run_stage(body, argv)

@@ -34,9 +34,10 @@ def stage(module, args, capsys) -> str:
 def test_tune_resumes_a_stored_study(workspace, capsys):
     root, args = workspace
     first = stage(tune, [*args, "tune.n_trials=2"], capsys)
-    assert "2 trials complete (2 run now)" in first
+    assert "study demo" not in first and "tune: study tiny-" in first
+    assert "2 trials, 2 complete" in first and "(2 run now)" in first
     again = stage(tune, [*args, "tune.n_trials=3"], capsys)
-    assert "3 trials complete (1 run now)" in again
+    assert "3 trials, 3 complete" in again and "(1 run now)" in again
     best = json.loads((root / "artifacts" / "tune" / "best_params.json").read_text())
     assert best["n_trials"] == 3 and set(best["params"]) == {
         "eta", "max_depth", "min_child_weight", "subsample", "colsample_bytree", "lambda"}
