@@ -65,12 +65,13 @@ def run(spark, data_dir: str, out: str, data, features) -> dict:
     spec = feature_spec.from_config(features)
     raw = spark_features.read_raw(spark, data_dir)
     first, last, train_end = check_inputs(raw, spec, data)
-    table, priors = spark_features.build(raw, spec, train_end, first, last)
+    table, _ = spark_features.build(raw, spec, train_end, first, last)
     from pyspark.sql import functions as F
 
     (table.withColumn("part_month", F.date_format("date", "yyyy-MM"))
      .repartition("part_month").write.mode("overwrite").partitionBy("part_month").parquet(out))
-    for level, frame in priors.items():
+    written = spark.read.parquet(out)
+    for level, frame in spark_features.priors_from_table(written, raw["items.csv"], spec).items():
         frame.coalesce(1).write.mode("overwrite").parquet(f"{out}/{META}/priors_{level}.parquet")
     manifest = {
         "spec_hash": spec.hash(),

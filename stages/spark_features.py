@@ -148,12 +148,28 @@ def transactions_feature(transactions: DataFrame, stores: DataFrame, first, last
                        F.avg(F.col("transactions").cast("double")).over(window).alias("tx_mean"))
 
 
+PRIOR_KEYS = {"store": ["store_nbr"], "item": ["item_nbr"], "family": ["family"],
+              "cluster": ["cluster"], "store_family": ["store_nbr", "family"]}
+
+
 def priors(df: DataFrame, train_end, spec: Spec) -> dict[str, DataFrame]:
     """Mean daily sales per level on the training window only (never the test window)."""
     window = df.where(F.col("date") <= F.lit(train_end).cast("date"))
-    keys = {"store": ["store_nbr"], "item": ["item_nbr"], "family": ["family"],
-            "cluster": ["cluster"], "store_family": ["store_nbr", "family"]}
-    return {level: window.groupBy(*keys[level]).agg(F.avg(spec.target).alias(f"prior_{level}"))
+    return {level: window.groupBy(*PRIOR_KEYS[level]).agg(F.avg(spec.target).alias(f"prior_{level}"))
+            for level in spec.priors}
+
+
+def priors_from_table(table: DataFrame, items: DataFrame, spec: Spec) -> dict[str, DataFrame]:
+    """The priors tables read back from a written feature table.
+
+    A prior is constant per key, so (key, prior) pairs are the table; keys first seen after
+    the training window have none. Reading a few parquet columns back is far cheaper than
+    computing each level's aggregate again from the raw files (one full pass per level).
+    """
+    wanted = ["store_nbr", "item_nbr", "cluster", *[f"prior_{level}" for level in spec.priors]]
+    rows = table.select(*wanted).join(F.broadcast(items.select("item_nbr", "family")), "item_nbr")
+    return {level: rows.where(F.col(f"prior_{level}").isNotNull())
+            .select(*PRIOR_KEYS[level], f"prior_{level}").distinct()
             for level in spec.priors}
 
 
@@ -179,10 +195,8 @@ def build(raw: dict[str, DataFrame], spec: Spec, train_end, first, last) -> tupl
                  ["store_nbr", "date"], "left")
     df = df.join(transactions_feature(raw["transactions.csv"], raw["stores.csv"], first, last, spec),
                  ["store_nbr", "date"], "left")
-    joins = {"store": ["store_nbr"], "item": ["item_nbr"], "family": ["family"],
-             "cluster": ["cluster"], "store_family": ["store_nbr", "family"]}
     for level, table in level_priors.items():
-        df = df.join(F.broadcast(table), joins[level], "left")
+        df = df.join(F.broadcast(table), PRIOR_KEYS[level], "left")
     types = {"int": T.LongType(), "float": T.DoubleType()}
     out = df.select(*KEYS, F.col(spec.target).cast("double"),
                     *[F.col(name).cast(types[kind]).alias(name) for name, kind in spec.columns()
