@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from stages.errors import UserError
-from stages.feature_spec import KEYS, Spec
-from stages.online_features import PRIOR_KEYS, OnlineFeatures
+from stages.feature_spec import KEYS, PRIOR_KEYS, Spec
+from stages.online_features import OnlineFeatures
 
 META = "_meta"
 

@@ -47,8 +47,8 @@ def grid(table: pd.DataFrame, truth: pd.DataFrame, spec, origin, horizon: int) -
     recent = dataset.between(table, origin - pd.Timedelta(days=spec.history_days - 1), origin)
     known = recent[["store_nbr", "item_nbr"]].drop_duplicates()
     scored = cells.merge(known, on=["store_nbr", "item_nbr"])
-    unscored = cells[["store_nbr", "item_nbr"]].drop_duplicates().shape[0] - known.merge(
-        cells[["store_nbr", "item_nbr"]].drop_duplicates()).shape[0]
+    series = lambda frame: frame[["store_nbr", "item_nbr"]].drop_duplicates().shape[0]  # noqa: E731
+    unscored = series(cells) - series(scored)
     window = dataset.between(table, origin + pd.Timedelta(days=1), last)
     sales = window[["store_nbr", "item_nbr", "date", spec.target, "onpromotion"]]
     scored = scored.merge(sales, on=["store_nbr", "item_nbr", "date"], how="left")

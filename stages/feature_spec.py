@@ -109,6 +109,9 @@ class Spec:
 
 
 PRIOR_LEVELS = ("store", "item", "family", "cluster", "store_family")
+# The key columns of each prior level's table (``family`` is the family's name).
+PRIOR_KEYS = {"store": ("store_nbr",), "item": ("item_nbr",), "family": ("family",),
+              "cluster": ("cluster",), "store_family": ("store_nbr", "family")}
 
 
 def from_config(features) -> Spec:

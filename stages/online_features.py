@@ -31,12 +31,9 @@ import numpy as np
 import pandas as pd
 
 from stages.errors import UserError
-from stages.feature_spec import KEYS, Spec
+from stages.feature_spec import KEYS, PRIOR_KEYS, Spec
 from stages.online_calendar import HolidayCalendar, StoreTraffic, calendar_columns, store_columns
 from stages.online_inputs import days, flags, floats, ints, require, texts, unique_keys
-
-PRIOR_KEYS = {"store": ("store_nbr",), "item": ("item_nbr",), "family": ("family",),
-              "cluster": ("cluster",), "store_family": ("store_nbr", "family")}
 
 
 class OnlineFeatures:

@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from stages.feature_spec import HOLIDAY_TYPES, KEYS, Spec
+from stages.feature_spec import HOLIDAY_TYPES, KEYS, PRIOR_KEYS, Spec
 
 SCHEMAS = {
     "train.csv": "id LONG, date DATE, store_nbr INT, item_nbr INT, unit_sales DOUBLE, onpromotion BOOLEAN",
@@ -148,10 +148,6 @@ def transactions_feature(transactions: DataFrame, stores: DataFrame, first, last
                        F.avg(F.col("transactions").cast("double")).over(window).alias("tx_mean"))
 
 
-PRIOR_KEYS = {"store": ["store_nbr"], "item": ["item_nbr"], "family": ["family"],
-              "cluster": ["cluster"], "store_family": ["store_nbr", "family"]}
-
-
 def priors(df: DataFrame, train_end, spec: Spec) -> dict[str, DataFrame]:
     """Mean daily sales per level on the training window only (never the test window)."""
     window = df.where(F.col("date") <= F.lit(train_end).cast("date"))
@@ -196,7 +192,7 @@ def build(raw: dict[str, DataFrame], spec: Spec, train_end, first, last) -> tupl
     df = df.join(transactions_feature(raw["transactions.csv"], raw["stores.csv"], first, last, spec),
                  ["store_nbr", "date"], "left")
     for level, table in level_priors.items():
-        df = df.join(F.broadcast(table), PRIOR_KEYS[level], "left")
+        df = df.join(F.broadcast(table), list(PRIOR_KEYS[level]), "left")
     types = {"int": T.LongType(), "float": T.DoubleType()}
     out = df.select(*KEYS, F.col(spec.target).cast("double"),
                     *[F.col(name).cast(types[kind]).alias(name) for name, kind in spec.columns()
