@@ -31,8 +31,9 @@ METHODS = ("model", "seasonal_naive", "moving_average_28", "oracle")
 def read_truth(path) -> pd.DataFrame:
     path = Path(str(path))
     if not path.exists():
-        raise UserError(f"{path} is missing: the ground truth comes with generated data "
-                        "(python -m stages.generate); real data has none, set evaluate to skip the oracle")
+        raise UserError(f"{path} is missing: evaluation scores the active series-days the ground "
+                        "truth lists, which comes with generated data (python -m stages.generate); "
+                        "evaluating real data without a truth file is not supported yet")
     truth = pd.read_parquet(path, columns=["date", "store_nbr", "item_nbr", "expected_demand"])
     truth["date"] = pd.to_datetime(truth["date"])
     return truth.astype({"store_nbr": np.int64, "item_nbr": np.int64})
