@@ -3,7 +3,12 @@
 From an origin (the last known day), day ``origin + h`` for h = 1..horizon is forecast from
 the online features (:mod:`stages.online_features`), whose lags and rolling windows then
 see the forecasts of days 1..h-1 in place of the unknown sales. Calendar, holidays and the
-planned promotions are known in advance. All series move one day at a time together.
+planned promotions are known in advance. All series move one day at a time together; the
+features that do not depend on sales are computed once for every day.
+
+History is complete up to the origin: a series with history whose last row is before the
+origin sold nothing on the days in between (``train.csv`` lists only days with sales), so
+those days are zero-sales days, not unknown ones.
 """
 
 from __future__ import annotations
@@ -24,33 +29,57 @@ def recursive(forecaster: Forecaster, features: OnlineFeatures, history: pd.Data
     ``history``: store_nbr, item_nbr, date, the target and onpromotion up to ``origin``
     (the features need the last ``spec.history_days`` days). ``promotions``: planned
     onpromotion per (store_nbr, item_nbr, date); absent days are not on promotion.
-    Returns store_nbr, item_nbr, date, horizon (1..), forecast, and the features used.
+    Returns store_nbr, item_nbr, date, horizon (1..), forecast, and the features used,
+    day by day (all series of day 1, then of day 2, ...).
     """
     spec = features.spec
     if horizon < 1:
         raise UserError(f"horizon must be at least 1 day, got {horizon}")
     origin = pd.Timestamp(origin)
-    keep = pd.to_datetime(history["date"])
-    if (keep > origin).any():
+    dates = pd.to_datetime(history["date"])
+    if (dates > origin).any():
         raise UserError(f"history has rows after the origin {origin.date()}: the forecast may "
                         "only see what is known on its origin")
     since = origin - pd.Timedelta(days=spec.history_days)
     cols = ["store_nbr", "item_nbr", "date", spec.target, "onpromotion"]
-    known = history.loc[keep > since, cols].assign(date=keep[keep > since])
+    known = history.loc[dates > since, cols].assign(date=dates[dates > since])
     series = series[["store_nbr", "item_nbr"]].drop_duplicates().reset_index(drop=True)
-    plan = _plan(promotions)
+    known = pd.concat([known, _edges(history, dates, series, spec.target, since, origin)],
+                      ignore_index=True)
 
-    steps, frames = [], [known]
-    for h in range(1, horizon + 1):
-        day = origin + pd.Timedelta(days=h)
-        targets = series.assign(date=day)
-        targets["onpromotion"] = _promoted(plan, targets)
-        rows = features.compute(pd.concat(frames, ignore_index=True), targets)
-        rows["horizon"] = h
-        rows["forecast"] = forecaster.predict(rows)
-        steps.append(rows)
-        frames.append(targets.assign(**{spec.target: rows["forecast"].to_numpy()}))
-    return pd.concat(steps, ignore_index=True)
+    days = origin + pd.to_timedelta(np.arange(1, horizon + 1), unit="D")
+    targets = pd.DataFrame({"store_nbr": np.tile(series["store_nbr"].to_numpy(), horizon),
+                            "item_nbr": np.tile(series["item_nbr"].to_numpy(), horizon),
+                            "date": np.repeat(days.to_numpy(), len(series))})
+    targets["onpromotion"] = _promoted(_plan(promotions), targets)
+    order = _model_order(forecaster, spec.names())
+    rows = features.compute(known, targets, predict=lambda x: forecaster.predict_matrix(x[:, order]))
+    rows["horizon"] = np.repeat(np.arange(1, horizon + 1), len(series))
+    return rows
+
+
+def _edges(history: pd.DataFrame, dates: pd.Series, series: pd.DataFrame, target: str,
+           since: pd.Timestamp, origin: pd.Timestamp) -> pd.DataFrame:
+    """Rows that keep each of ``series``' panel as long as its whole history makes it once
+    the history is cut to the days after ``since``: a zero-sales row on the origin where the
+    history stops before it, and a row on ``since`` (outside every window) where it starts
+    on or before it."""
+    grouped = dates.groupby([history["store_nbr"], history["item_nbr"]], sort=False)
+    first, last = grouped.min(), grouped.max()
+    asked = first.index.isin(pd.MultiIndex.from_frame(series))
+    early, short = first[asked & (first <= since)].index, last[asked & (last < origin)].index
+    return pd.DataFrame({"store_nbr": [*early.get_level_values(0), *short.get_level_values(0)],
+                         "item_nbr": [*early.get_level_values(1), *short.get_level_values(1)],
+                         "date": [since] * len(early) + [origin] * len(short),
+                         target: 0.0, "onpromotion": 0})
+
+
+def _model_order(forecaster: Forecaster, names: list[str]) -> np.ndarray:
+    missing = [n for n in forecaster.names if n not in names]
+    if missing:
+        raise UserError(f"the model needs features the feature spec does not make: {missing}; "
+                        "the model and conf/features disagree: retrain (dvc repro)")
+    return np.array([names.index(n) for n in forecaster.names])
 
 
 def _plan(promotions: pd.DataFrame | None) -> pd.Series | None:

@@ -76,12 +76,26 @@ class Forecaster:
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         """Non-negative expected daily sales for each row."""
-        if len(features) == 0:
+        missing = [n for n in self.names if n not in features.columns]
+        if missing:
+            raise UserError(f"features missing from the model input: {missing}")
+        return self.predict_matrix(features[self.names].to_numpy(np.float32))
+
+    def predict_matrix(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`predict` for a matrix whose columns are ``self.names`` in order (NaN = missing)."""
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != len(self.names):
+            raise UserError(f"the model takes {len(self.names)} feature columns {self.names}, "
+                            f"got an array of shape {x.shape}")
+        if len(x) == 0:
             return np.empty(0)
-        rounds = (0, self.booster.best_iteration + 1) if _has_best(self.booster) else (0, 0)
-        raw = self.booster.predict(matrix(features, self.names), iteration_range=rounds)
+        raw = self.booster.inplace_predict(x, iteration_range=self._rounds, missing=np.nan)
         out = np.expm1(raw) if self.transform == "log1p" else raw
-        return np.clip(out.astype(np.float64), 0.0, None)
+        return np.clip(np.asarray(out, dtype=np.float64), 0.0, None)
+
+    @property
+    def _rounds(self) -> tuple[int, int]:
+        return (0, self.booster.best_iteration + 1) if _has_best(self.booster) else (0, 0)
 
     def save(self, folder) -> Path:
         folder = Path(folder)

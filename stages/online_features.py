@@ -83,8 +83,15 @@ class OnlineFeatures:
         # A trailing NaN, so that get_indexer's -1 (not in the table) reads as missing.
         return pd.Index(key), np.append(value.to_numpy(np.float64, na_value=np.nan)[known], np.nan)
 
-    def compute(self, history: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
-        """The features of every target row, in the targets' order (see the module docstring)."""
+    def compute(self, history: pd.DataFrame, targets: pd.DataFrame, predict=None) -> pd.DataFrame:
+        """The features of every target row, in the targets' order (see the module docstring).
+
+        With ``predict`` (a function from a float64 matrix of the spec's features, one row per
+        target, to predictions), the targets are forecast recursively: day by day in date
+        order, each day's predictions entering the history (with the targets' onpromotion) of
+        the later days' lags, rolling stats and promotion shares; the result gains a
+        ``forecast`` column. Targets must then start after their series' history.
+        """
         spec = self.spec
         require(history, "history", (*KEYS, spec.target, "onpromotion"))
         require(targets, "targets", (*KEYS, "onpromotion"))
@@ -99,7 +106,8 @@ class OnlineFeatures:
         series_key = store_row * len(self._items) + item_row
         series, t_series = np.unique(series_key, return_inverse=True)
         h = self._history(history, series)
-        cols = self._from_history(h, len(series), t_series, t_day, targets)
+        y, promo, start = self._panel(h, len(series), t_series, t_day, targets)
+        cols = self._from_panel(y, promo, t_series, t_day - start)
 
         family = self._family_code[item_row]
         cols.update(store_nbr=t_store, item_nbr=t_item, cluster=self._cluster[store_row],
@@ -115,7 +123,32 @@ class OnlineFeatures:
             pos = index.get_indexer(self._prior_key(level, level_columns))
             cols[f"prior_{level}"] = value[pos]
 
-        return self._frame(t_day, cols)
+        if predict is None:
+            return self._frame(t_day, cols)
+        return self._frame(t_day, self._recursive(cols, y, promo, t_series, t_day - start, predict))
+
+    def _recursive(self, cols, y, promo, t_series, t_col, predict) -> dict[str, np.ndarray]:
+        """Step through the targets' days in order, each day's predictions becoming history."""
+        names = self.spec.names()
+        cols = {n: np.asarray(cols[n], dtype=np.float64) for n in names}
+        changing = [n for n in names if n.startswith(("lag_", "roll_", "promo_share_"))]
+        x = np.column_stack([cols[n] for n in names])
+        where = [names.index(n) for n in changing]
+        cols["forecast"] = np.empty(len(t_col))
+        days = np.unique(t_col)
+        for i, day in enumerate(days):
+            rows = np.flatnonzero(t_col == day)
+            if i:  # day 0 saw only history, as computed above; later days see the predictions
+                now = self._from_panel(y, promo, t_series[rows], t_col[rows])
+                x[np.ix_(rows, where)] = np.column_stack([now[n] for n in changing])
+            pred = predict(x[rows])
+            cols["forecast"][rows] = pred
+            if day < y.shape[1]:
+                y[t_series[rows], day] = pred
+                promo[t_series[rows], day] = cols["onpromotion"][rows]
+        for j, n in zip(where, changing, strict=True):
+            cols[n] = x[:, j]
+        return cols
 
     def _frame(self, day: np.ndarray, cols: dict[str, np.ndarray]) -> pd.DataFrame:
         out = {"store_nbr": cols["store_nbr"].astype(np.int64), "item_nbr": cols["item_nbr"].astype(np.int64),
@@ -124,6 +157,8 @@ class OnlineFeatures:
         for name, kind in self.spec.columns():
             if name not in KEYS:
                 out[name] = np.asarray(cols[name], dtype=dtypes[kind])
+        if "forecast" in cols:
+            out["forecast"] = cols["forecast"]
         return pd.DataFrame(out)
 
     def _check_known(self, store, store_row, item, item_row) -> None:
@@ -157,9 +192,10 @@ class OnlineFeatures:
                                   f"on {np.datetime64(int(day[i]), 'D')}")
         return h
 
-    def _from_history(self, h, n_series: int, t_series, t_day, targets) -> dict[str, np.ndarray]:
-        """Lags, rolling stats and promotion shares from a dense (series x day) panel."""
-        spec, span = self.spec, self.spec.history_days
+    def _panel(self, h, n_series: int, t_series, t_day, targets):
+        """Dense (series x day) sales and promotion panels over the days the targets look back
+        on (NaN: outside the panel or unknown), and the day of column 0."""
+        span = self.spec.history_days
         first = np.full(n_series, np.iinfo(np.int64).max)
         last = np.full(n_series, np.iinfo(np.int64).min)
         np.minimum.at(first, h["series"], h["day"])
@@ -183,8 +219,12 @@ class OnlineFeatures:
         inside = (h["day"] >= start) & (h["day"] < end)
         cell = (h["series"][inside], h["day"][inside] - start)
         y[cell], promo[cell] = h["y"][inside], h["promo"][inside]
+        return y, promo, start
 
-        past = (t_day - start)[:, None] + np.arange(-span, 0)  # column j is day d - span + j
+    def _from_panel(self, y, promo, t_series, t_col) -> dict[str, np.ndarray]:
+        """Lags, rolling stats and promotion shares of targets at panel columns ``t_col``."""
+        spec, span = self.spec, self.spec.history_days
+        past = t_col[:, None] + np.arange(-span, 0)  # column j is day d - span + j
         y_past, promo_past = y[t_series[:, None], past], promo[t_series[:, None], past]
         cols = {f"lag_{k}": y_past[:, span - k] for k in spec.lags}
         for w in spec.windows:

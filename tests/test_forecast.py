@@ -34,6 +34,47 @@ def test_forecasts_feed_back_as_lags(tiny_model):
     np.testing.assert_allclose(day1["lag_1"], actual.loc[day1.index])
 
 
+def step_by_step(m, history, series, origin, horizon, plan=None):
+    """The recursion spelled out: one compute() per day, each day's forecasts appended to history."""
+    spec = m.spec
+    origin = pd.Timestamp(origin)
+    frames = [history[["store_nbr", "item_nbr", "date", spec.target, "onpromotion"]]]
+    last = history.groupby(["store_nbr", "item_nbr"])["date"].max().reset_index()
+    gap = last[last["date"] < origin].assign(date=origin, onpromotion=0, **{spec.target: 0.0})
+    frames.append(gap)  # days without a row up to the origin sold nothing
+    planned = {} if plan is None else {(s, i, d): p for s, i, d, p in plan.itertuples(index=False)}
+    steps = []
+    for h in range(1, horizon + 1):
+        day = origin + pd.Timedelta(days=h)
+        targets = series.assign(date=day)
+        targets["onpromotion"] = [planned.get((s, i, day), 0) for s, i in
+                                  zip(targets["store_nbr"], targets["item_nbr"], strict=True)]
+        rows = m.online.compute(pd.concat(frames, ignore_index=True), targets)
+        rows["forecast"] = m.forecaster.predict(rows)
+        steps.append(rows)
+        frames.append(targets.assign(**{spec.target: rows["forecast"].to_numpy()}))
+    return pd.concat(steps, ignore_index=True)
+
+
+def test_recursion_equals_one_compute_per_day(tiny_model):
+    """The vectorized recursion gives exactly the day-by-day one, with and without promotions,
+    also for series whose last sale lies days before the origin."""
+    m = tiny_model
+    history = dataset.between(m.table, None, m.fold.origin)
+    last = history.groupby(["store_nbr", "item_nbr"])["date"].max().reset_index()
+    stale = last[last["date"] < pd.Timestamp(m.fold.origin)].head(5)
+    series = pd.concat([setup(m, 10)[1], stale[["store_nbr", "item_nbr"]]], ignore_index=True)
+    assert len(stale) > 0
+    days = pd.date_range(pd.Timestamp(m.fold.origin) + pd.Timedelta(days=3), periods=4)
+    plan = series.head(6).merge(pd.DataFrame({"date": days}), how="cross").assign(onpromotion=1)
+    for promotions in (None, plan):
+        fast = forecast.recursive(m.forecaster, m.online, history, series, m.fold.origin, 14, promotions)
+        slow = step_by_step(m, history.merge(series), series, m.fold.origin, 14, promotions)
+        cols = [*m.spec.names(), "forecast"]
+        pd.testing.assert_frame_equal(fast[["date", *cols]], slow[["date", *cols]], check_exact=False,
+                                      rtol=1e-6)
+
+
 def test_forecasts_are_non_negative_for_every_series(tiny_model):
     m = tiny_model
     history, series = setup(m, n_series=1000)
