@@ -61,7 +61,7 @@ def data_version(root: Path = ROOT) -> str:
     if not path.exists():
         return "untracked"
     for line in path.read_text().splitlines():
-        if line.strip().startswith("md5:"):
+        if line.strip().removeprefix("- ").startswith("md5:"):  # the first out's md5
             return line.split(":", 1)[1].strip()
     return "untracked"
 
