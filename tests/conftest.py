@@ -127,3 +127,35 @@ def tiny_model(tiny_cfg, tiny_data, tiny_features):
     online = dataset.online(static, spec, dataset.read_priors(out, spec), known_until=fold.origin)
     return SimpleNamespace(cfg=tiny_cfg, spec=spec, fold=fold, table=table, train=train, valid=valid,
                            forecaster=forecaster, online=online, static=static, features=out)
+
+
+@pytest.fixture(scope="session")
+def tiny_bento(tmp_path_factory, tiny_data, tiny_features):
+    """train -> evaluate -> register -> package on the tiny features, as the stages run them,
+    with a SQLite MLflow store; the bento imported into a throw-away BentoML store.
+    Small serving limits (serve.max_series=50, serve.max_body_bytes=300000) so tests can hit them."""
+    import json
+    from types import SimpleNamespace
+
+    from stages import evaluate, register, train
+    from tests.bento_server import import_bento
+
+    root = tmp_path_factory.mktemp("serving")
+    (root / "artifacts").mkdir()
+    (root / "artifacts" / "features").symlink_to(tiny_features[0])
+    args = [f"paths.artifacts={root / 'artifacts'}", f"paths.reports={root / 'reports'}",
+            f"paths.data={tiny_data}", f"paths.truth={tiny_data / 'truth' / 'expected_demand.parquet'}",
+            f"mlflow.tracking_uri=sqlite:///{root / 'mlflow.db'}", "data=tiny", "evaluate.folds=1",
+            "serve.max_series=50", "serve.max_body_bytes=300000"]
+    for stage in (train, evaluate, register):
+        assert stage.main(args) == 0, f"{stage.__name__} failed"
+    assert json.loads((root / "reports" / "registry.json").read_text())["decision"] == "champion"
+    done = subprocess.run([sys.executable, "-m", "stages.package", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    archive = root / "artifacts" / "package" / "demandcast.bento"
+    home = root / "bentoml"
+    import_bento(archive, home)
+    return SimpleNamespace(root=root, args=args, archive=archive, home=home, data=tiny_data,
+                           package=json.loads((root / "artifacts" / "package" / "package.json").read_text()),
+                           stdout=done.stdout)
