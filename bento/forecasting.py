@@ -146,6 +146,9 @@ class Engine:
             override = self._override(where, q)
             last_known = max(last_known, override["last"])
         start = q.start or last_known + dt.timedelta(days=1)
+        if abs((start - self.history_end).days) > 10 * 366:
+            raise UserError(f"{where}.start: {start} is years away from the served history, which "
+                            f"ends {self.history_end}")
         last_day = start + dt.timedelta(days=q.horizon - 1)
         if (last_day - last_known).days > self.max_horizon:
             raise UserError(f"{where}.start: {start} with horizon {q.horizon} ends {last_day}, more than "
@@ -160,6 +163,9 @@ class Engine:
         if override is not None and override["last"] > origin:
             raise UserError(f"{where}.history: it reaches {override['last']}, into the forecast days "
                             f"from {start}; give history up to {origin} only")
+        if override is not None and (origin - override["first"]).days >= self.max_history_days:
+            raise UserError(f"{where}.history: {override['first']} is {self.max_history_days} or more "
+                            f"days before the forecast origin {origin}; give the recent days only")
         bad = [d for d in q.promotions if not start <= d <= last_day]
         if bad:
             raise UserError(f"{where}.promotions: {bad[0]} is outside the forecast days {start}..{last_day}")
@@ -189,6 +195,9 @@ class Engine:
         rows = q.history or []
         if not rows:
             raise UserError(f"{where}.history: empty; leave it out to use the served history")
+        if max(abs((r[0] - self.history_end).days) for r in rows) > 10 * 366:
+            raise UserError(f"{where}.history: dates years away from the served history, which ends "
+                            f"{self.history_end}")
         if len(rows) > self.max_history_days:
             raise UserError(f"{where}.history: {len(rows)} days, at most {self.max_history_days} allowed")
         days = [r[0] for r in rows]
