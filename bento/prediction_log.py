@@ -6,14 +6,17 @@ usually the model version, inputs, features used, outputs and latency.
 
 How it behaves, and why:
 
-- **Request path.** ``write`` serialises the record (a snapshot: the caller may reuse the
-  dict), works out its partition and ``put_nowait``s it on an *unbounded* queue. It never
-  does I/O, never blocks and never raises: an unserialisable record is logged and counted
-  as ``rejected``, a write after ``close`` as ``dropped``. The queue is unbounded on
+- **Request path.** ``write`` works out the record's partition and ``put_nowait``s it on an
+  *unbounded* queue; the writer thread serialises it (a forecast's features are thousands
+  of numbers: not the request's work). The record is handed over: the caller must not
+  change it afterwards. ``write`` never does I/O, never blocks and never raises: an
+  unserialisable record is logged and counted as ``rejected``, a write after ``close`` as
+  ``dropped``. The queue is unbounded on
   purpose: blocking would slow predictions down and dropping would lose records, while
   the writer (a local append, or a local spool file while S3 is down) keeps far ahead of
-  any request rate; ``stats()["pending"]`` shows a backlog. Values JSON cannot encode
-  (numpy scalars, datetimes) are written with ``str()``.
+  any request rate; ``stats()["pending"]`` shows a backlog. numpy arrays and scalars become
+  lists and numbers, pydantic models their JSON form, anything else JSON cannot encode
+  (datetimes) its ``str()``.
 - **Batching.** One daemon thread drains the queue and stores a batch when it holds
   ``batch_size`` records or its oldest record is ``flush_seconds`` old.
 - **Partitions** come from each record's own timestamp, in UTC: ``dt=YYYY-MM-DD/hour=HH``
@@ -143,7 +146,6 @@ class PredictionLog:
     def write(self, record: dict) -> None:
         """Enqueue one record; no I/O, never raises."""
         try:
-            line = json.dumps(record, default=str, separators=(",", ":")) + "\n"
             partition = partition_for(record.get("timestamp"))
         except Exception:
             logger.exception("prediction log: record is not a JSON-serialisable dict; not logged")
@@ -155,7 +157,7 @@ class PredictionLog:
                 logger.error("prediction log is closed; record %s not logged", record.get("request_id"))
                 return
             self._counts["written"] += 1
-            self._queue.put_nowait((partition, line))
+            self._queue.put_nowait((partition, record))
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every record written so far is stored; False if that took over ``timeout``."""
@@ -197,7 +199,7 @@ class PredictionLog:
             self._counts[name] += n
 
     def _run(self) -> None:
-        batch: list[tuple[str, str]] = []
+        batch: list[tuple[str, dict]] = []
         deadline: float | None = None
         while True:
             waits = [] if deadline is None else [deadline]
@@ -223,10 +225,15 @@ class PredictionLog:
             if self._spool_files and time.monotonic() >= self._next_retry:
                 self._retry_spool()
 
-    def _store(self, batch: list[tuple[str, str]]) -> None:
+    def _store(self, batch: list[tuple[str, dict]]) -> None:
         groups: dict[str, list[str]] = defaultdict(list)
-        for partition, line in batch:
-            groups[partition].append(line)
+        for partition, record in batch:
+            try:
+                groups[partition].append(json.dumps(record, default=_plain, separators=(",", ":")) + "\n")
+            except Exception:
+                logger.exception("prediction log: record %r is not JSON-serialisable; not logged",
+                                 record.get("request_id"))
+                self._count("rejected", 1)
         batch_id = uuid.uuid4().hex
         for partition, lines in groups.items():
             body = "".join(lines).encode()
@@ -337,3 +344,12 @@ def _parse_lines(where: str, text: str) -> list[dict]:
             raise ValueError(f"{where} line {number} is not a JSON record ({exc}); "
                              "move the file aside to read the rest") from None
     return records
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what json cannot encode itself: numpy values, pydantic models, else str()."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json", exclude_none=True)
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)

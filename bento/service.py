@@ -125,10 +125,9 @@ class DemandForecast:
                 "request_id": request_id, "timestamp": stamp, "endpoint": "forecast",
                 "model_version": self.model_version, "latency_ms": latency_ms,
                 "series": [res.query.store_nbr, res.query.item_nbr],
-                "inputs": request.model_dump(mode="json", exclude_none=True),
-                "features": None if res.features is None else
-                {"names": self.names, "rows": res.features.tolist()},
-                "outputs": answer.model_dump(mode="json", exclude={"store_nbr", "item_nbr"})})
+                # handed over as they are: the log's writer thread turns them into JSON
+                "inputs": request, "features": None if res.features is None else
+                {"names": self.names, "rows": res.features}, "outputs": answer})
         if ctx is not None:
             ctx.response.headers["x-request-id"] = request_id
         return ForecastResponse.model_construct(request_id=request_id, model_version=self.model_version,
@@ -144,8 +143,8 @@ class DemandForecast:
         self.log.write({"request_id": uuid.uuid4().hex, "timestamp": dt.datetime.now(dt.UTC).isoformat(),
                         "endpoint": "predict", "model_version": self.model_version,
                         "latency_ms": (time.perf_counter() - began) * 1000,
-                        "inputs": None, "features": {"names": self.names, "rows": x.tolist()},
-                        "outputs": {"predictions": y.tolist()}})
+                        "inputs": None, "features": {"names": self.names, "rows": x},
+                        "outputs": {"predictions": y}})
         return y.tolist()
 
     @info.get("/metadata", response_model=Metadata, summary="Which model answers")

