@@ -70,6 +70,9 @@ class Engine:
     def __init__(self, bundle: Bundle, max_horizon: int = 90, max_history_days: int = 400,
                  cached_origins: int = 8):
         self.bundle, self.spec = bundle, bundle.spec
+        # Serving predicts a few rows at a time, recursively: one thread per call is faster
+        # than OpenMP's fan-out (0.2 against 0.3 ms a call); more workers use more cores.
+        bundle.forecaster.booster.set_param({"nthread": 1})
         self.max_horizon, self.max_history_days = int(max_horizon), int(max_history_days)
         meta = bundle.metadata
         self.history_end = dt.date.fromisoformat(meta["history_end"])
@@ -231,42 +234,44 @@ class Engine:
         series = pd.DataFrame({"store_nbr": [q.store_nbr for q in queries],
                                "item_nbr": [q.item_nbr for q in queries]})
         steps = max((p["last_day"] - origin).days for p in plans)
-        frames = [self._history_frame(p, origin) for p in plans]
-        history = pd.concat(frames, ignore_index=True)
         promotions = pd.DataFrame(
             [(q.store_nbr, q.item_nbr, pd.Timestamp(d), 1) for q in queries for d in set(q.promotions)],
             columns=["store_nbr", "item_nbr", "date", "onpromotion"])
-        rows = forecast.recursive(self.bundle.forecaster, self.online(origin), history, series,
-                                  origin, steps, promotions)
+        rows = forecast.recursive(self.bundle.forecaster, self.online(origin), self._history(plans, origin),
+                                  series, origin, steps, promotions)
         n = len(series)
         f = rows["forecast"].to_numpy().reshape(steps, n)  # day-major: all series of day 1, ...
         x = rows[self.feature_names].to_numpy(np.float64).reshape(steps, n, len(self.feature_names))
+        h = np.repeat(np.arange(1, steps + 1), n)
+        bands = {level: (lo.reshape(steps, n), hi.reshape(steps, n))
+                 for level, (lo, hi) in conformal.intervals(f.ravel(), h, self.bundle.widths).items()}
         out = []
         for j, (q, p) in enumerate(zip(queries, plans, strict=True)):
             first = (p["start"] - origin).days - 1
             take = slice(first, first + q.horizon)
-            fj = f[take, j]
-            h = np.arange(first + 1, first + q.horizon + 1)
-            out.append(Result(q, _days(p["start"], q.horizon), fj,
-                              conformal.intervals(fj, h, self.bundle.widths), p["flags"], x[take, j]))
+            out.append(Result(q, _days(p["start"], q.horizon), f[take, j],
+                              {level: (lo[take, j], hi[take, j]) for level, (lo, hi) in bands.items()},
+                              p["flags"], x[take, j]))
         return out
 
-    def _history_frame(self, p: dict, origin: dt.date) -> pd.DataFrame:
+    def _history(self, plans: list[dict], origin: dt.date) -> pd.DataFrame:
         """The series' known days up to ``origin``: snapshot rows (before an override's first
-        day) and the override."""
-        cut = origin if p["override"] is None else p["override"]["first"] - dt.timedelta(days=1)
-        cut_day = (cut - EPOCH).days
-        if p["snapshot_pos"] is not None:
+        day) and the overrides, in one frame."""
+        rows, given = [], []
+        for p in plans:
+            if p["override"] is not None:
+                given.append(p["override"]["frame"])
+            if p["snapshot_pos"] is None:
+                continue
+            cut = origin if p["override"] is None else p["override"]["first"] - dt.timedelta(days=1)
             a, b = self._starts[p["snapshot_pos"]], self._ends[p["snapshot_pos"]]
-            keep = slice(a, a + int(np.searchsorted(self._h_day[a:b], cut_day, side="right")))
-            snap = pd.DataFrame({"store_nbr": self._h_store[keep], "item_nbr": self._h_item[keep],
-                                 "date": self._h_day[keep].astype("datetime64[D]"),
-                                 self.spec.target: self._h_y[keep], "onpromotion": self._h_promo[keep]})
-        else:
-            snap = None
-        given = None if p["override"] is None else p["override"]["frame"]
-        parts = [f for f in (snap, given) if f is not None]
-        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+            stop = a + int(np.searchsorted(self._h_day[a:b], (cut - EPOCH).days, side="right"))
+            rows.append(np.arange(a, stop))
+        keep = np.concatenate(rows) if rows else np.empty(0, dtype=np.int64)
+        snap = pd.DataFrame({"store_nbr": self._h_store[keep], "item_nbr": self._h_item[keep],
+                             "date": self._h_day[keep].astype("datetime64[D]").astype("datetime64[ns]"),
+                             self.spec.target: self._h_y[keep], "onpromotion": self._h_promo[keep]})
+        return pd.concat([snap, *given], ignore_index=True) if given else snap
 
 
 def _key(store, item):

@@ -70,7 +70,8 @@ def _edges(history: pd.DataFrame, dates: pd.Series, series: pd.DataFrame, target
     early, short = first[asked & (first <= since)].index, last[asked & (last < origin)].index
     return pd.DataFrame({"store_nbr": [*early.get_level_values(0), *short.get_level_values(0)],
                          "item_nbr": [*early.get_level_values(1), *short.get_level_values(1)],
-                         "date": [since] * len(early) + [origin] * len(short),
+                         "date": np.repeat(np.array([since, origin], dtype="datetime64[ns]"),
+                                           [len(early), len(short)]),
                          target: 0.0, "onpromotion": 0})
 
 
