@@ -251,7 +251,7 @@ class Engine:
             take = slice(first, first + q.horizon)
             out.append(Result(q, _days(p["start"], q.horizon), f[take, j],
                               {level: (lo[take, j], hi[take, j]) for level, (lo, hi) in bands.items()},
-                              p["flags"], x[take, j]))
+                              p["flags"], np.ascontiguousarray(x[take, j])))
         return out
 
     def _history(self, plans: list[dict], origin: dt.date) -> pd.DataFrame:

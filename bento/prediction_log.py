@@ -14,9 +14,9 @@ How it behaves, and why:
   ``dropped``. The queue is unbounded on
   purpose: blocking would slow predictions down and dropping would lose records, while
   the writer (a local append, or a local spool file while S3 is down) keeps far ahead of
-  any request rate; ``stats()["pending"]`` shows a backlog. numpy arrays and scalars become
-  lists and numbers, pydantic models their JSON form, anything else JSON cannot encode
-  (datetimes) its ``str()``.
+  any request rate; ``stats()["pending"]`` shows a backlog. Lines are made with orjson
+  (numpy arrays natively, NaN as null, dates as ISO text); pydantic models become their JSON
+  form, anything else orjson cannot encode its ``str()``.
 - **Batching.** One daemon thread drains the queue and stores a batch when it holds
   ``batch_size`` records or its oldest record is ``flush_seconds`` old.
 - **Partitions** come from each record's own timestamp, in UTC: ``dt=YYYY-MM-DD/hour=HH``
@@ -57,11 +57,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 logger = logging.getLogger(__name__)
 
 SPOOL = "_spool"
 COUNTERS = ("written", "stored_local", "uploaded", "spooled", "retried", "rejected", "dropped", "lost")
 _STOP = object()
+_ORJSON = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 # Fail fast when S3 is down. No botocore retries: their backoff (up to seconds) would stall the
 # writer thread, and the spool is the retry; a pooled connection the server closed is replaced
 # by urllib3 before use. (botocore's "max_attempts" counts retries; "total_max_attempts" the
@@ -226,17 +229,17 @@ class PredictionLog:
                 self._retry_spool()
 
     def _store(self, batch: list[tuple[str, dict]]) -> None:
-        groups: dict[str, list[str]] = defaultdict(list)
+        groups: dict[str, list[bytes]] = defaultdict(list)
         for partition, record in batch:
             try:
-                groups[partition].append(json.dumps(record, default=_plain, separators=(",", ":")) + "\n")
+                groups[partition].append(orjson.dumps(record, default=_plain, option=_ORJSON) + b"\n")
             except Exception:
                 logger.exception("prediction log: record %r is not JSON-serialisable; not logged",
                                  record.get("request_id"))
                 self._count("rejected", 1)
         batch_id = uuid.uuid4().hex
         for partition, lines in groups.items():
-            body = "".join(lines).encode()
+            body = b"".join(lines)
             key = f"{self._prefix}{partition}/{batch_id}.jsonl"
             try:
                 if self._s3 is None:

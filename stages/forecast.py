@@ -64,15 +64,24 @@ def _edges(history: pd.DataFrame, dates: pd.Series, series: pd.DataFrame, target
     the history is cut to the days after ``since``: a zero-sales row on the origin where the
     history stops before it, and a row on ``since`` (outside every window) where it starts
     on or before it."""
-    grouped = dates.groupby([history["store_nbr"], history["item_nbr"]], sort=False)
-    first, last = grouped.min(), grouped.max()
-    asked = first.index.isin(pd.MultiIndex.from_frame(series))
-    early, short = first[asked & (first <= since)].index, last[asked & (last < origin)].index
-    return pd.DataFrame({"store_nbr": [*early.get_level_values(0), *short.get_level_values(0)],
-                         "item_nbr": [*early.get_level_values(1), *short.get_level_values(1)],
+    key = _pack(history["store_nbr"], history["item_nbr"])
+    asked = np.isin(key, _pack(series["store_nbr"], series["item_nbr"]))
+    keys, group = np.unique(key[asked], return_inverse=True)
+    day = dates.to_numpy("datetime64[ns]")[asked].astype(np.int64)
+    first = np.full(len(keys), np.iinfo(np.int64).max)
+    last = np.full(len(keys), np.iinfo(np.int64).min)
+    np.minimum.at(first, group, day)
+    np.maximum.at(last, group, day)
+    early, short = keys[first <= since.value], keys[last < origin.value]
+    both = np.concatenate([early, short])
+    return pd.DataFrame({"store_nbr": both >> 32, "item_nbr": both & 0xFFFFFFFF,
                          "date": np.repeat(np.array([since, origin], dtype="datetime64[ns]"),
                                            [len(early), len(short)]),
                          target: 0.0, "onpromotion": 0})
+
+
+def _pack(store, item) -> np.ndarray:
+    return (np.asarray(store, dtype=np.int64) << 32) | np.asarray(item, dtype=np.int64)
 
 
 def _model_order(forecaster: Forecaster, names: list[str]) -> np.ndarray:
