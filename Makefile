@@ -39,14 +39,15 @@ params:
 data:
 	$(UV) run python -m stages.generate $(ARGS)
 
-# Benchmarks (figures to reports/bench_*.json). The accuracy ones need the demo pipeline's
-# artifacts (make run); favorita scale: bench/etl.py --preset favorita --spark large --full-etl.
+# Benchmarks (figures to reports/bench_*.json). The accuracy and serving ones need the demo
+# pipeline's artifacts (make run); favorita scale: bench/etl.py --preset favorita --spark large --full-etl.
 bench:
 	$(UV) run python bench/generate.py
 	$(UV) run python bench/etl.py --full-etl
 	$(UV) run python bench/pipeline.py
 	$(UV) run python bench/objectives.py
 	$(UV) run python bench/peer.py
+	$(UV) run python bench/serve.py
 
 clean:
 	rm -rf artifacts .pytest_cache .ruff_cache
