@@ -183,9 +183,9 @@ class Engine:
             if family is not None and family != q.family:
                 raise UserError(f"{where}.family: item {q.item_nbr} is in family {family!r}, "
                                 f"not {q.family!r}; leave family out for items the model knows")
-        pos = np.searchsorted(self._series, _key(np.int64(q.store_nbr), np.int64(q.item_nbr)))
-        in_snapshot = bool(pos < len(self._series)
-                           and self._series[pos] == _key(np.int64(q.store_nbr), np.int64(q.item_nbr)))
+        key = _key(q.store_nbr, q.item_nbr)
+        pos = np.searchsorted(self._series, key)
+        in_snapshot = bool(pos < len(self._series) and self._series[pos] == key)
         plan = {"start": start, "last_day": last_day, "origin": origin, "last_known": last_known,
                 "override": override, "family": family or q.family, "flags": flags, "fallback": None,
                 "snapshot_pos": int(pos) if in_snapshot else None}

@@ -139,14 +139,10 @@ def tiny_bento(tmp_path_factory, tiny_data, tiny_features):
 
     from stages import evaluate, register, train
     from tests.bento_server import import_bento
+    from tests.helpers import stage_workspace
 
-    root = tmp_path_factory.mktemp("serving")
-    (root / "artifacts").mkdir()
-    (root / "artifacts" / "features").symlink_to(tiny_features[0])
-    args = [f"paths.artifacts={root / 'artifacts'}", f"paths.reports={root / 'reports'}",
-            f"paths.data={tiny_data}", f"paths.truth={tiny_data / 'truth' / 'expected_demand.parquet'}",
-            f"mlflow.tracking_uri=sqlite:///{root / 'mlflow.db'}", "data=tiny", "evaluate.folds=1",
-            "serve.max_series=50", "serve.max_body_bytes=300000"]
+    root, args = stage_workspace(tmp_path_factory.mktemp("serving"), tiny_data, tiny_features,
+                                 "evaluate.folds=1", "serve.max_series=50", "serve.max_body_bytes=300000")
     for stage in (train, evaluate, register):
         assert stage.main(args) == 0, f"{stage.__name__} failed"
     assert json.loads((root / "reports" / "registry.json").read_text())["decision"] == "champion"

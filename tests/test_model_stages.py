@@ -11,19 +11,15 @@ import pytest
 from mlflow import MlflowClient
 
 from stages import evaluate, register, train, tune
+from tests.helpers import stage_workspace
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, tiny_data, tiny_features):
-    root = tmp_path_factory.mktemp("stages")
-    (root / "artifacts").mkdir()
-    (root / "artifacts" / "features").symlink_to(tiny_features[0])
-    args = [f"paths.artifacts={root / 'artifacts'}", f"paths.reports={root / 'reports'}",
-            f"paths.data={tiny_data}", f"paths.truth={tiny_data / 'truth' / 'expected_demand.parquet'}",
-            f"mlflow.tracking_uri=sqlite:///{root / 'mlflow.db'}", "data=tiny", "tune.trial_rows=null"]
-    return root, args
+    return stage_workspace(tmp_path_factory.mktemp("stages"), tiny_data, tiny_features,
+                           "tune.trial_rows=null")
 
 
 def stage(module, args, capsys) -> str:
