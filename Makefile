@@ -14,7 +14,7 @@ setup:
 	$(UV) sync --frozen --python 3.11
 
 run: setup
-	$(UV) run python -m stages.obtain_data
+	$(UV) run demandcast obtain-data
 	$(UV) run dvc repro
 
 test: setup lint
@@ -33,11 +33,11 @@ lint:
 
 # Recompose params.yaml from conf/ after editing a config (never edit params.yaml by hand).
 params:
-	$(UV) run python -m stages.config
+	$(UV) run demandcast params
 
 # Regenerate the synthetic raw data, e.g. `make data ARGS="data=medium"`.
 data:
-	$(UV) run python -m stages.generate $(ARGS)
+	$(UV) run demandcast generate $(ARGS)
 
 # Benchmarks (figures to reports/bench_*.json). The accuracy and serving ones need the demo
 # pipeline's artifacts (make run); favorita scale: bench/etl.py --preset favorita --spark large --full-etl.

@@ -26,7 +26,8 @@ STATE: dict = {}
 
 @asynccontextmanager
 async def lifespan(_: FastAPI):
-    from stages import bundle, dataset
+    from demandcast.models import dataset
+    from demandcast.serving import bundle
 
     folder = os.environ.get("DEMANDCAST_BASELINE_BUNDLE")
     if not folder:
@@ -67,7 +68,7 @@ def forecast(body: ForecastRequest) -> dict:
 
 
 def one_series(store_nbr: int, item_nbr: int, horizon: int) -> dict:
-    from stages import conformal
+    from demandcast.models import conformal
 
     b, online, origin = STATE["bundle"], STATE["online"], STATE["origin"]
     target = b.spec.target

@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 class PeakMemory:
@@ -70,7 +69,7 @@ def polars_reference(train_csv: Path, out: Path, spec) -> int:
     panel = (days.join(sales, on=[*series, "date"], how="left")
              .with_columns(pl.col("unit_sales").fill_null(0.0), pl.col("onpromotion").fill_null(0.0))
              .sort([*series, "date"]))
-    # The same columns as stages.spark_features.rolling: lags, rolling mean/std, promotion shares.
+    # The same columns as demandcast.features.spark_engine.rolling: lags, rolling mean/std, promotion shares.
     y = pl.col("unit_sales")
     cols = [y.shift(k).over(series).alias(f"lag_{k}") for k in spec.lags]
     for w in spec.windows:
@@ -87,10 +86,10 @@ def polars_reference(train_csv: Path, out: Path, spec) -> int:
 
 
 def spark_reference(spark, train_csv: Path, out: Path, spec) -> int:
-    from stages import spark_features
+    from demandcast.features import spark_engine
 
-    train = spark.read.csv(str(train_csv), header=True, schema=spark_features.SCHEMAS["train.csv"])
-    table = spark_features.rolling(spark_features.panel(train), spec)
+    train = spark.read.csv(str(train_csv), header=True, schema=spark_engine.SCHEMAS["train.csv"])
+    table = spark_engine.rolling(spark_engine.panel(train), spec)
     table.write.mode("overwrite").parquet(str(out))
     return spark.read.parquet(str(out)).count()
 
@@ -108,8 +107,9 @@ def timed(label: str, fn, *args) -> dict:
 
 
 def main() -> None:
-    from stages import config, feature_spec, features
-    from stages.spark import session
+    from demandcast import config
+    from demandcast.features import etl, feature_spec
+    from demandcast.spark import session
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="medium")
@@ -124,7 +124,7 @@ def main() -> None:
     scratch = args.out or Path(tempfile.mkdtemp(prefix="bench-etl-"))
     data = scratch / f"data-{args.preset}"
     if not (data / "train.csv").exists():
-        subprocess.run([sys.executable, "-m", "stages.generate", f"data={args.preset}",
+        subprocess.run([sys.executable, "-m", "demandcast", "generate", f"data={args.preset}",
                         f"paths.data={data}", f"paths.truth={data}/truth/expected_demand.parquet"],
                        cwd=ROOT, check=True)
     report = {"preset": args.preset, "spark": dict(cfg.spark), "cores": __import__("os").cpu_count()}
@@ -142,7 +142,7 @@ def main() -> None:
         if args.full_etl:
             report["full_etl"] = timed(
                 "spark full features stage",
-                lambda: (features.run(spark, str(data), str(scratch / "features"), cfg.data,
+                lambda: (etl.run(spark, str(data), str(scratch / "features"), cfg.data,
                                       cfg.features),
                          spark.read.parquet(str(scratch / "features")).count())[1])
     finally:

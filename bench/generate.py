@@ -2,7 +2,7 @@
 
     uv run python bench/generate.py [--presets medium favorita] [--out DIR]
 
-Each preset runs `python -m stages.generate` in a child process (so peak memory is the
+Each preset runs `python -m demandcast generate` in a child process (so peak memory is the
 child's own), prints rows/s and peak RSS, and writes reports/bench_generate.json.
 The favorita preset must stay within 8 GB peak memory.
 """
@@ -26,7 +26,7 @@ MEMORY_LIMIT_GB = 8.0
 def measure(preset: str, out: Path) -> dict:
     data, truth = out / preset, out / preset / "truth" / "expected_demand.parquet"
     shutil.rmtree(data, ignore_errors=True)
-    cmd = [sys.executable, "-m", "stages.generate", f"data={preset}", f"paths.data={data}",
+    cmd = [sys.executable, "-m", "demandcast", "generate", f"data={preset}", f"paths.data={data}",
            f"paths.truth={truth}"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     began = time.perf_counter()

@@ -2,7 +2,7 @@
 
     uv run python bench/objectives.py [--folds 2]
 
-Each objective in stages.model.OBJECTIVES is fit with conf/model's parameters on the same
+Each objective in demandcast.models.boosting.OBJECTIVES is fit with conf/model's parameters on the same
 windows and scored on the same cells as the evaluate stage (test window, and backtest
 folds). Needs the demo features (dvc repro features). Figures: reports/bench_objectives.json.
 """
@@ -17,14 +17,14 @@ from accuracy import ROOT, load, model_fold
 
 
 def main() -> None:
-    from stages import model
+    from demandcast.models import boosting
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=2)
     args = parser.parse_args()
     ctx = load(folds=args.folds)
     report = {}
-    for name in sorted(model.OBJECTIVES):
+    for name in sorted(boosting.OBJECTIVES):
         model_cfg = {**dict(ctx.cfg.model), "objective": name}
         began = time.perf_counter()
         folds = [model_fold(ctx, model_cfg, k, {})["summary"] for k in range(args.folds)]

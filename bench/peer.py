@@ -58,7 +58,7 @@ def peer_forecast(ctx, fold, cells: pd.DataFrame) -> tuple[np.ndarray, float]:
 
 
 def main() -> None:
-    from stages import metrics
+    from demandcast.models import metrics
 
     ctx = load()
     best = ROOT / str(ctx.cfg.paths.artifacts) / "tune" / "best_params.json"

@@ -191,8 +191,8 @@ def engine_alone(src: str, bundle_dir: Path, ids, repeats: int) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
     sys.path.insert(0, src)
-    from bento.forecasting import Engine, Query
-    from stages import bundle
+    from demandcast.serving import bundle
+    from demandcast.serving.engine import Engine, Query
 
     engine = Engine(bundle.load(bundle_dir))
 
@@ -279,7 +279,7 @@ def table(runs: list[dict]) -> None:
 def import_bento(home: Path, env: dict) -> tuple[str, Path, Path]:
     """The bento's tag, its packed source folder and the serving bundle folder (its model)."""
     if not BENTO.exists():
-        raise SystemExit(f"{BENTO} is missing: run the package stage (uv run python -m stages.package)")
+        raise SystemExit(f"{BENTO} is missing: run the package stage (uv run dvc repro package)")
     done = subprocess.run([sys.executable, "-m", "bentoml", "import", str(BENTO)], env=env,
                           capture_output=True, text=True)
     found = re.search(r'tag="([^"]+)"', done.stdout)

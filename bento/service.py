@@ -10,7 +10,7 @@ metadata (conf ``serve``). Environment:
 ``DEMANDCAST_API_TOKEN``
     Bearer token required on the API paths when set (off by default).
 ``DEMANDCAST_LOG_DIR``, ``DEMANDCAST_LOG_S3``, ``DEMANDCAST_LOG_S3_ENDPOINT``
-    Where the prediction log goes (:mod:`bento.prediction_log`); default ``./prediction-logs``.
+    Where the prediction log goes (:mod:`demandcast.serving.prediction_log`); default ``./prediction-logs``.
 ``DEMANDCAST_BENTO_MODEL``
     The BentoML model tag (default ``demandcast-forecaster:latest``; a bento pins its own).
 ``DEMANDCAST_WORKERS``
@@ -32,12 +32,19 @@ from fastapi import FastAPI
 from pydantic import Field
 from starlette.responses import JSONResponse
 
-from bento.forecasting import Engine, Query
-from bento.http_guard import HttpGuard
-from bento.prediction_log import PredictionLog
-from bento.schemas import LEVELS, ForecastResponse, Metadata, SeriesForecast, SeriesRequest, feature_row
-from stages import bundle as bundles
-from stages.errors import UserError
+from demandcast.errors import UserError
+from demandcast.serving import bundle as bundles
+from demandcast.serving.engine import Engine, Query
+from demandcast.serving.http_guard import HttpGuard
+from demandcast.serving.prediction_log import PredictionLog
+from demandcast.serving.schemas import (
+    LEVELS,
+    ForecastResponse,
+    Metadata,
+    SeriesForecast,
+    SeriesRequest,
+    feature_row,
+)
 
 MODEL_TAG = os.environ.get("DEMANDCAST_BENTO_MODEL", "demandcast-forecaster:latest")
 MODEL = bentoml.models.BentoModel(MODEL_TAG)

@@ -1,146 +1,42 @@
-"""Tune stage: an Optuna study over XGBoost parameters, stored so a stopped sweep resumes.
+"""tune: an Optuna study over XGBoost parameters, stored so a stopped sweep resumes.
 
-``python -m stages.tune [key=value ...]`` (``tune=full`` for 250 trials). The study lives
-in SQLite at ``artifacts/optuna/studies.db`` under a name derived from everything that
-makes trials comparable (search space, objective, data version, feature spec, windows,
-seed); ``tune.n_trials`` is the study's total, so a rerun after an interruption (or with a
-larger ``n_trials``) runs only the missing trials. The sampler is a seeded TPE; unpromising
-trials are pruned through optuna-integration's XGBoost callback. Every trial is a nested
-MLflow run under one ``tune`` run. Writes ``artifacts/tune/best_params.json`` (the train
-stage refits with them) and ``artifacts/tune/trials.csv``.
+``python -m stages.tune [key=value ...]`` (``tune=full`` for 250 trials). The study is in
+SQLite at ``artifacts/optuna/studies.db`` (see :mod:`demandcast.models.tuning`); writes
+``artifacts/tune/best_params.json`` (the train stage refits with them) and
+``artifacts/tune/trials.csv``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import time
 from pathlib import Path
 
-import numpy as np
-import optuna
-from omegaconf import OmegaConf
-
-from stages import dataset, feature_spec, model, tracking
-from stages.errors import UserError
-from stages.train import windows
-
-STUDIES = "optuna/studies.db"
-
-
-def suggest(trial: optuna.Trial, space: dict) -> dict:
-    """Parameters for one trial from ``{name: [low, high, scale]}``."""
-    params = {}
-    for name, bounds in space.items():
-        try:
-            low, high, scale = bounds
-        except (TypeError, ValueError):
-            raise UserError(f"tune.space.{name}: expected [low, high, scale], got {bounds}") from None
-        if not low < high:
-            raise UserError(f"tune.space.{name}: low {low} must be below high {high}")
-        if scale == "int":
-            params[name] = trial.suggest_int(name, int(low), int(high))
-        elif scale in ("log", "linear"):
-            params[name] = trial.suggest_float(name, float(low), float(high), log=scale == "log")
-        else:
-            raise UserError(f"tune.space.{name}: scale {scale!r} is not one of int, log, linear")
-    return params
-
-
-def study_name(cfg, spec, fold) -> str:
-    identity = {"space": OmegaConf.to_container(cfg.tune.space), "model": OmegaConf.to_container(cfg.model),
-                "trial_rows": cfg.tune.trial_rows, "pruning": bool(cfg.tune.pruning),
-                "seed": int(cfg.seed), "data": tracking.data_version(), "data_name": str(cfg.data.name),
-                "spec": spec.hash(), "fold": str(fold)}
-    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
-    return f"{cfg.data.name}-{cfg.model.objective}-{digest[:12]}"
-
-
-def sample(frame, rows, seed: int):
-    if rows is None or len(frame) <= int(rows):
-        return frame
-    keep = np.random.default_rng(seed).choice(len(frame), size=int(rows), replace=False)
-    return frame.iloc[np.sort(keep)]
+from demandcast.cli import run_stage
+from demandcast.features import feature_spec
+from demandcast.models import dataset, tuning
 
 
 def run(cfg, show_progress: bool = True) -> dict:
     spec = feature_spec.from_config(cfg.features)
     artifacts = Path(str(cfg.paths.artifacts))
-    n_trials = int(cfg.tune.n_trials)
-    if n_trials < 1:
-        raise UserError(f"tune.n_trials must be at least 1, got {n_trials}")
     fold = dataset.fold(cfg.data.end, spec, cfg.model, int(cfg.evaluate.horizon))
     table = dataset.load_table(artifacts / "features", spec, since=fold.train_start)
-    train, valid = windows(table, fold)
-    train = sample(train, cfg.tune.trial_rows, int(cfg.seed))
-    names = spec.names()
-    _, metric, _ = model.objective(cfg.model)
-
-    storage = artifacts / STUDIES
-    storage.parent.mkdir(parents=True, exist_ok=True)
-    name = study_name(cfg, spec, fold)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    url = f"sqlite:///{storage.resolve()}"
-    existing = optuna.load_study(study_name=name, storage=url).trials if name in {
-        s.study_name for s in optuna.get_all_study_summaries(url)} else []
-    study = optuna.create_study(
-        study_name=name, storage=url, load_if_exists=True,
-        # Seeded by the trials done so far: a resumed sweep does not replay its first draws.
-        direction="minimize",
-        sampler=optuna.samplers.TPESampler(seed=int(cfg.seed) + len(existing)),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=20)
-        if cfg.tune.pruning else optuna.pruners.NopPruner())
-    done = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE,
-                                                   optuna.trial.TrialState.PRUNED)]
-    remaining = n_trials - len(done)
-
-    mlflow = tracking.setup(cfg)
-    manifest = dataset.read_manifest(artifacts / "features")
-    with mlflow.start_run(run_name="tune") as parent:
-        mlflow.set_tags({**tracking.provenance(manifest), "stage": "tune", "study": name})
-        mlflow.log_params({"n_trials": n_trials, "resumed_from": len(done), "objective": cfg.model.objective})
-
-        def objective(trial: optuna.Trial) -> float:
-            params = suggest(trial, OmegaConf.to_container(cfg.tune.space))
-            began = time.perf_counter()
-            with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
-                callbacks = ([__import__("optuna_integration").XGBoostPruningCallback(
-                    trial, f"validation-{metric}")] if cfg.tune.pruning else None)
-                booster = model.fit(train, valid, names, spec.target, cfg.model, params,
-                                    seed=int(cfg.seed), callbacks=callbacks)
-                mlflow.log_params(params)
-                mlflow.log_metrics({f"validation_{metric}": float(booster.best_score),
-                                    "best_iteration": int(booster.best_iteration),
-                                    "seconds": time.perf_counter() - began})
-            trial.set_user_attr("best_iteration", int(booster.best_iteration))
-            return float(booster.best_score)
-
-        if remaining > 0:
-            timeout = cfg.tune.get("timeout_s")
-            study.optimize(objective, n_trials=remaining, timeout=None if timeout is None else float(timeout),
-                           show_progress_bar=show_progress, gc_after_trial=True)
-        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-        if not complete:
-            raise UserError(f"study {name}: no trial completed; see {storage} and the MLflow tune run")
-        best = study.best_trial
-        mlflow.log_params({f"best.{k}": v for k, v in best.params.items()})
-        mlflow.log_metric(f"best_validation_{metric}", best.value)
-        parent_id = parent.info.run_id
-
+    train, valid = dataset.windows(table, fold)
+    train = tuning.sample(train, cfg.tune.trial_rows, int(cfg.seed))
+    storage = artifacts / tuning.STUDIES
+    study = tuning.open_study(cfg, tuning.study_name(cfg, spec, fold), storage)
+    summary = tuning.optimize(cfg, study, train, valid, spec, dataset.read_manifest(artifacts / "features"),
+                              show_progress)
+    summary = {"study": summary.pop("study"), "storage": str(storage), **summary}
     out = artifacts / "tune"
     out.mkdir(parents=True, exist_ok=True)
-    summary = {"study": name, "storage": str(storage), "n_trials": len(study.trials),
-               "completed": len(complete), "ran_now": max(remaining, 0), "best_trial": best.number,
-               f"best_validation_{metric}": best.value, "params": best.params, "mlflow_run": parent_id}
     (out / "best_params.json").write_text(json.dumps(summary, indent=2) + "\n")
     study.trials_dataframe().to_csv(out / "trials.csv", index=False)
     return summary
 
 
 def main(argv=None) -> int:
-    from stages.cli import run_stage
-
     def body(cfg) -> None:
         logging.getLogger("optuna").setLevel(logging.WARNING)
         s = run(cfg)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from stages import config
-
-ROOT = Path(__file__).resolve().parent.parent
+from demandcast import config
+from tests.helpers import ROOT
+from tests.raw_files import AS_OF, SMALL
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +25,7 @@ def params():
 @pytest.fixture(scope="session")
 def spark():
     """The one SparkSession of the test run: local[2], UI off, few shuffle partitions."""
-    from stages.spark import session
+    from demandcast.spark import session
 
     spark_cfg = OmegaConf.create(
         {"master": "local[2]", "app_name": "demandcast-tests", "driver_memory": "1g",
@@ -50,7 +50,7 @@ def tiny_cfg():
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory, tiny_cfg):
     """Tiny raw data with its truth, generated once per run; treat as read-only."""
-    from stages import generate
+    from demandcast.data import generate
 
     out = tmp_path_factory.mktemp("tiny") / "data"
     truth = out / "truth" / "expected_demand.parquet"
@@ -77,7 +77,7 @@ def copy_project(dest: Path, data_preset: str | None = None) -> Path:
     subprocess.run([*git, "add", "-A"], cwd=dest, check=True)
     subprocess.run([*git, "commit", "-q", "-m", "copy"], cwd=dest, check=True)
     if data_preset:
-        subprocess.run([sys.executable, "-m", "stages.generate", f"data={data_preset}"],
+        subprocess.run([sys.executable, "-m", "demandcast", "generate", f"data={data_preset}"],
                        cwd=dest, check=True, capture_output=True)
     return dest
 
@@ -99,10 +99,10 @@ def closed_port():
 @pytest.fixture(scope="session")
 def tiny_features(spark, tiny_cfg, tiny_data, tmp_path_factory):
     """The Spark feature ETL run once on the tiny data: (output folder, manifest)."""
-    from stages import features
+    from demandcast.features import etl
 
     out = tmp_path_factory.mktemp("features") / "features"
-    manifest = features.run(spark, str(tiny_data), str(out), tiny_cfg.data, tiny_cfg.features)
+    manifest = etl.run(spark, str(tiny_data), str(out), tiny_cfg.data, tiny_cfg.features)
     return out, manifest
 
 
@@ -112,17 +112,17 @@ def tiny_model(tiny_cfg, tiny_data, tiny_features):
     to forecast: a namespace of cfg, spec, fold, table, forecaster, online features."""
     from types import SimpleNamespace
 
-    from stages import dataset, feature_spec, model
-    from stages.train import windows
+    from demandcast.features import feature_spec
+    from demandcast.models import boosting, dataset
 
     out, _ = tiny_features
     spec = feature_spec.from_config(tiny_cfg.features)
     table = dataset.load_table(out, spec)
     model_cfg = OmegaConf.merge(tiny_cfg.model, {"train_days": None})  # both years: holidays seen twice
     fold = dataset.fold(tiny_cfg.data.end, spec, model_cfg, int(tiny_cfg.evaluate.horizon))
-    train, valid = windows(table, fold)
-    booster = model.fit(train, valid, spec.names(), spec.target, model_cfg, seed=int(tiny_cfg.seed))
-    forecaster = model.Forecaster.from_fit(booster, spec.names(), model_cfg)
+    train, valid = dataset.windows(table, fold)
+    booster = boosting.fit(train, valid, spec.names(), spec.target, model_cfg, seed=int(tiny_cfg.seed))
+    forecaster = boosting.Forecaster.from_fit(booster, spec.names(), model_cfg)
     static = dataset.read_static(tiny_data)
     online = dataset.online(static, spec, dataset.read_priors(out, spec), known_until=fold.origin)
     return SimpleNamespace(cfg=tiny_cfg, spec=spec, fold=fold, table=table, train=train, valid=valid,
@@ -137,7 +137,7 @@ def tiny_bento(tmp_path_factory, tiny_data, tiny_features):
     import json
     from types import SimpleNamespace
 
-    from stages import evaluate, register, train
+    from stages import evaluate, register, train  # the stages' own entry points, as DVC runs them
     from tests.bento_server import import_bento
     from tests.helpers import stage_workspace
 
@@ -155,3 +155,39 @@ def tiny_bento(tmp_path_factory, tiny_data, tiny_features):
     return SimpleNamespace(root=root, args=args, archive=archive, home=home, data=tiny_data,
                            package=json.loads((root / "artifacts" / "package" / "package.json").read_text()),
                            stdout=done.stdout)
+
+
+@pytest.fixture(scope="session")
+def data_cfg():
+    """The small raw-file set's data config (a tiny preset named 'small')."""
+    cfg = OmegaConf.merge(OmegaConf.load(ROOT / "conf" / "data" / "demo.yaml"), SMALL)
+    return OmegaConf.merge(cfg, {"name": "small"})
+
+
+@pytest.fixture(scope="session")
+def validate_cfg():
+    """conf's validate settings with a fixed 'today'."""
+    cfg = OmegaConf.load(ROOT / "conf" / "config.yaml").validate
+    return OmegaConf.merge(cfg, {"as_of": AS_OF})
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory, data_cfg) -> Path:
+    """A few thousand rows in Favorita's schema, generated once; copy before changing."""
+    root = tmp_path_factory.mktemp("small")
+    from demandcast.data import generate
+
+    generate.run(data_cfg, 42, root / "data", root / "truth" / "expected_demand.parquet")
+    return root / "data"
+
+
+@pytest.fixture
+def data_dir(small_data, tmp_path) -> Path:
+    """A private copy of the raw files, free to corrupt."""
+    from demandcast.data import generate
+
+    out = tmp_path / "data"
+    out.mkdir()
+    for name in generate.RAW_FILES:
+        shutil.copy(small_data / name, out / name)
+    return out

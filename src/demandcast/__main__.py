@@ -1,0 +1,5 @@
+"""``python -m demandcast ...``: the same as the ``demandcast`` command."""
+
+from demandcast.commands import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The synthetic retail world behind :mod:`demandcast.data.generate`: catalogue, calendar, demand."""

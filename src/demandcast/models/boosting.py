@@ -1,0 +1,124 @@
+"""XGBoost for daily unit sales: objectives, fitting, prediction, saving (JSON, no pickle)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from demandcast.errors import UserError
+
+# name in conf/model -> (XGBoost objective, eval metric, target transform)
+OBJECTIVES = {
+    "tweedie": ("reg:tweedie", "rmse", None),
+    "poisson": ("count:poisson", "rmse", None),
+    "log1p": ("reg:squarederror", "rmse", "log1p"),
+}
+MODEL_FILE = "model.json"
+
+
+def objective(model_cfg) -> tuple[str, str, str | None]:
+    name = str(model_cfg.objective)
+    if name not in OBJECTIVES:
+        raise UserError(f"model.objective={name!r} is not one of {sorted(OBJECTIVES)}")
+    return OBJECTIVES[name]
+
+
+def booster_params(model_cfg, overrides: dict | None = None, seed: int = 0) -> dict:
+    xgb_objective, metric, _ = objective(model_cfg)
+    params = {**dict(model_cfg.params), **(overrides or {})}
+    params.update(objective=xgb_objective, eval_metric=metric, seed=int(seed))
+    if xgb_objective == "reg:tweedie":
+        params["tweedie_variance_power"] = float(model_cfg.tweedie_variance_power)
+    return params
+
+
+def label(y: pd.Series | np.ndarray, model_cfg) -> np.ndarray:
+    """The training label: returns (negative sales) count as zero demand."""
+    y = np.clip(np.asarray(y, dtype=np.float64), 0.0, None)
+    return np.log1p(y) if objective(model_cfg)[2] == "log1p" else y
+
+
+def matrix(frame: pd.DataFrame, names: list[str], y=None) -> xgb.DMatrix:
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise UserError(f"features missing from the model input: {missing}")
+    return xgb.DMatrix(frame[names].to_numpy(np.float32), label=y, feature_names=names, missing=np.nan)
+
+
+def fit(train: pd.DataFrame, valid: pd.DataFrame, names: list[str], target: str, model_cfg,
+        overrides: dict | None = None, seed: int = 0, callbacks=None) -> xgb.Booster:
+    """Fit on ``train``, early-stopping on ``valid`` (both one-step rows with actual lags)."""
+    if len(train) == 0 or len(valid) == 0:
+        raise UserError(f"empty {'training' if len(train) == 0 else 'validation'} window: "
+                        "the data is too short for features.split and model.gap_days")
+    dtrain = matrix(train, names, label(train[target], model_cfg))
+    dvalid = matrix(valid, names, label(valid[target], model_cfg))
+    params = booster_params(model_cfg, overrides, seed)
+    return xgb.train(params, dtrain, num_boost_round=int(model_cfg.num_boost_round),
+                     evals=[(dvalid, "validation")],
+                     early_stopping_rounds=int(model_cfg.early_stopping_rounds),
+                     callbacks=callbacks, verbose_eval=False)
+
+
+class Forecaster:
+    """A booster with its feature names and target transform: features in, sales out."""
+
+    def __init__(self, booster: xgb.Booster, names: list[str], transform: str | None):
+        self.booster, self.names, self.transform = booster, list(names), transform
+
+    @classmethod
+    def from_fit(cls, booster: xgb.Booster, names: list[str], model_cfg) -> Forecaster:
+        return cls(booster, names, objective(model_cfg)[2])
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        """Non-negative expected daily sales for each row."""
+        missing = [n for n in self.names if n not in features.columns]
+        if missing:
+            raise UserError(f"features missing from the model input: {missing}")
+        return self.predict_matrix(features[self.names].to_numpy(np.float32))
+
+    def predict_matrix(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`predict` for a matrix whose columns are ``self.names`` in order (NaN = missing)."""
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != len(self.names):
+            raise UserError(f"the model takes {len(self.names)} feature columns {self.names}, "
+                            f"got an array of shape {x.shape}")
+        if len(x) == 0:
+            return np.empty(0)
+        raw = self.booster.inplace_predict(x, iteration_range=self._rounds, missing=np.nan)
+        out = np.expm1(raw) if self.transform == "log1p" else raw
+        return np.clip(np.asarray(out, dtype=np.float64), 0.0, None)
+
+    @property
+    def _rounds(self) -> tuple[int, int]:
+        return (0, self.booster.best_iteration + 1) if _has_best(self.booster) else (0, 0)
+
+    def save(self, folder) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster.set_attr(feature_names=json.dumps(self.names), transform=str(self.transform))
+        path = folder / MODEL_FILE
+        self.booster.save_model(path)
+        return path
+
+    @classmethod
+    def load(cls, folder) -> Forecaster:
+        path = Path(folder) / MODEL_FILE
+        if not path.exists():
+            raise UserError(f"{path} is missing: run the train stage first (dvc repro train)")
+        booster = xgb.Booster()
+        booster.load_model(path)
+        transform = booster.attr("transform")
+        return cls(booster, json.loads(booster.attr("feature_names")),
+                   None if transform in (None, "None") else transform)
+
+
+def _has_best(booster: xgb.Booster) -> bool:
+    try:
+        return booster.best_iteration is not None
+    except AttributeError:
+        return False

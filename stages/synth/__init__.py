@@ -1,1 +1,0 @@
-"""The synthetic retail world behind `stages.generate`."""
