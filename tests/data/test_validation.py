@@ -196,3 +196,8 @@ def test_with_a_package_calendar_holidays_events_may_be_absent(data_dir, data_cf
     report = validation.run(data_dir, package, OmegaConf.merge(validate_cfg, {}))
     assert report["status"] == "passed"
     assert "from the `holidays` package" in report["files"]["holidays_events.csv"]["absent"]
+
+
+def test_a_preset_whose_dates_are_out_of_order_is_a_user_error(data_dir, data_cfg, validate_cfg):
+    with pytest.raises(UserError, match="data.start <= data.end <= data.calendar_until"):
+        validation.run(data_dir, OmegaConf.merge(data_cfg, {"calendar_until": "2021-12-31"}), validate_cfg)

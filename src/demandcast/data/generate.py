@@ -229,4 +229,5 @@ def describe(summary: dict, cfg) -> str:
     """The one line printed after generating."""
     return (f"generated {summary['train_rows']:,} train rows ({summary['series']:,} series x "
             f"{summary['days']:,} days, preset {summary['preset']}) into {cfg.paths.data}/ "
-            f"in {summary['seconds']}s; truth: {summary['truth_rows']:,} rows in {cfg.paths.truth}")
+            f"in {summary['seconds']}s; promotion plan: {summary['plan_rows']:,} promoted days in "
+            f"test.csv; truth: {summary['truth_rows']:,} rows in {cfg.paths.truth}")

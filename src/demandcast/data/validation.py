@@ -174,12 +174,26 @@ def _file(name: str, data_dir: Path, schema, findings: Findings, chunk_rows: int
     return seen
 
 
+def _check_dates(data) -> None:
+    """data.start <= data.end <= data.calendar_until, all dates: the preset, not the files."""
+    days = {}
+    for key in ("start", "end", "calendar_until"):
+        try:
+            days[key] = dt.date.fromisoformat(str(data[key]))
+        except ValueError:
+            raise UserError(f"data.{key}={data[key]!r} is not a date (use YYYY-MM-DD)") from None
+    if not days["start"] <= days["end"] <= days["calendar_until"]:
+        raise UserError(f"the data preset '{data.name}' needs data.start <= data.end <= data.calendar_until, "
+                        f"got {days['start']}, {days['end']}, {days['calendar_until']}")
+
+
 def run(data_dir: Path, data, validate, as_of: dt.date | None = None) -> dict:
     """Validate every raw file in ``data_dir``; return the report (see module docstring)."""
     as_of = as_of or _as_of(validate.as_of)
     chunk_rows, max_examples = int(validate.chunk_rows), int(validate.max_examples)
     if chunk_rows < 1 or max_examples < 0:
         raise UserError("validate.chunk_rows must be >= 1 and validate.max_examples >= 0")
+    _check_dates(data)
     all_schemas = schemas.build(data, validate, as_of)
     findings = Findings(max_examples)
     files: dict[str, dict] = {}
