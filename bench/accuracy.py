@@ -12,8 +12,9 @@ def load(overrides=(), folds: int = 1) -> SimpleNamespace:
     """Config, spec, feature table (enough for ``folds`` folds), all-time prior inputs,
     static tables, truth and family names; from the demo pipeline's artifacts/features."""
     from demandcast import config
+    from demandcast.data import promotions
     from demandcast.features import feature_spec
-    from demandcast.models import dataset, evaluation
+    from demandcast.models import dataset, scoring
 
     cfg = config.load(list(overrides))
     spec = feature_spec.from_config(cfg.features)
@@ -21,22 +22,23 @@ def load(overrides=(), folds: int = 1) -> SimpleNamespace:
     last = dataset.fold(cfg.data.end, spec, cfg.model, int(cfg.evaluate.horizon), folds - 1)
     table = dataset.load_table(features, spec, since=last.train_start)
     whole = dataset.load_table(features, spec, columns=dataset.PRIOR_INPUTS)
-    static = dataset.read_static(ROOT / str(cfg.paths.data))
-    truth = evaluation.read_truth(ROOT / str(cfg.paths.truth))
+    static = dataset.read_static(ROOT / str(cfg.paths.data), cfg.data)
+    truth = scoring.read_truth(ROOT / str(cfg.paths.truth))
+    plan = promotions.read_plan(ROOT / str(cfg.paths.data))
     families = sorted(static["items.csv"]["family"].unique())
     return SimpleNamespace(cfg=cfg, spec=spec, table=table, whole=whole, static=static, truth=truth,
-                           families=families)
+                           plan=plan, families=families)
 
 
 def model_fold(ctx, model_cfg, k: int, params: dict) -> dict:
     """Refit fold ``k`` with ``model_cfg`` and score its recursive forecasts with the baselines."""
     from omegaconf import OmegaConf
 
-    from demandcast.models import evaluation
+    from demandcast.models import evaluation, scoring
 
     cfg = OmegaConf.merge(ctx.cfg, {"model": model_cfg})
     fold, forecaster, online, shifted = evaluation.fold_model(cfg, ctx.spec, ctx.table, ctx.whole, ctx.static,
                                                             ctx.families, k, params)
-    cells, _ = evaluation.forecast_window(forecaster, online, shifted, ctx.truth, ctx.spec, fold.origin,
-                                        int(cfg.evaluate.horizon))
-    return {"fold": fold, "cells": cells, "summary": evaluation.summarize(cells), "shifted": shifted}
+    cells, _ = evaluation.forecast_window(forecaster, online, shifted, ctx.truth, ctx.plan, ctx.spec,
+                                          fold.origin, int(cfg.evaluate.horizon))
+    return {"fold": fold, "cells": cells, "summary": scoring.summarize(cells), "shifted": shifted}

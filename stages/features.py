@@ -7,13 +7,18 @@ with the library shipped beside it (a wheel or zip of ``demandcast``)::
         paths.data=hdfs:///raw paths.artifacts=hdfs:///artifacts
 
 The work is :func:`demandcast.features.etl.run`; this entry point only starts the session
-(under ``spark-submit`` the master and memory given there win over ``conf/spark``).
+(under ``spark-submit`` the master and memory given there win over ``conf/spark``), prints
+the checks' warnings (:mod:`demandcast.features.checks`) and writes them to
+``reports/features.json``.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
+from demandcast import jsonio
 from demandcast.cli import run_stage
 from demandcast.features import etl
 
@@ -29,8 +34,14 @@ def main(argv=None) -> int:
             manifest = etl.run(spark, str(cfg.paths.data), out, cfg.data, cfg.features)
         finally:
             spark.stop()
+        checks = manifest["checks"]
+        for warning in checks["warnings"]:
+            print(f"warning: features: {warning}", file=sys.stderr)
+        if "://" not in str(cfg.paths.reports):
+            jsonio.write(Path(str(cfg.paths.reports)) / "features.json", checks)
         print(f"features: {len(manifest['features'])} columns, spec {manifest['spec_hash']}, "
-              f"{manifest['first_date']}..{manifest['last_date']} -> {out}/")
+              f"{manifest['first_date']}..{manifest['last_date']} -> {out}/; {len(checks['warnings'])} "
+              f"warning(s) -> {cfg.paths.reports}/features.json")
 
     return run_stage(body, argv)
 

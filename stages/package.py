@@ -1,8 +1,10 @@
 """package: the registry's champion and a serving snapshot become a versioned bento.
 
-``python -m stages.package [key=value ...]``. Takes the ``champion`` version of
-``mlflow.model_name`` (booster, manifest and conformal widths from its MLflow run), checks
-it was trained on the current data and feature spec, writes the serving bundle
+``python -m stages.package [key=value ...]``. Takes the version to serve: the ``champion`` of
+``mlflow.model_name``, or in a DVC experiment the experiment's own version
+(:func:`demandcast.tracking.registry.to_serve`); its booster, manifest and conformal widths
+come from its MLflow run. Checks it was trained on the current data and feature spec,
+writes the serving bundle
 (:mod:`demandcast.serving.bundle`) into a BentoML model, runs ``bentoml build`` with
 ``bento/bentofile.yaml`` and exports ``artifacts/package/demandcast.bento`` (a DVC output).
 The BentoML store used for building is a private, temporary one, so the stage never
@@ -16,6 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from demandcast import jsonio
 from demandcast.cli import run_stage
 from demandcast.features import feature_spec
 from demandcast.models import dataset
@@ -28,7 +31,8 @@ def run(cfg) -> dict:
     artifacts = Path(str(cfg.paths.artifacts))
     features_dir = artifacts / "features"
     dataset.check_spec(dataset.read_manifest(features_dir), spec, str(features_dir))
-    best = registry.champion(cfg)
+    decision = Path(str(cfg.paths.reports)) / "registry.json"
+    best = registry.to_serve(cfg, json.loads(decision.read_text()) if decision.exists() else None)
     mlflow = best.pop("mlflow")
     data_version = runs.data_version()
     packaging.check_champion(best, data_version, spec)
@@ -38,7 +42,8 @@ def run(cfg) -> dict:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    with tempfile.TemporaryDirectory(dir=out) as tmp:
+    # Outside the project: bentoml refuses to build under a hidden folder such as .dvc/tmp/.
+    with tempfile.TemporaryDirectory(prefix="demandcast-package-") as tmp:
         forecaster_dir = Path(mlflow.artifacts.download_artifacts(
             run_id=best["run_id"], artifact_path="forecaster", dst_path=tmp))
         metadata = packaging.metadata(cfg, best, snap, data_version, spec)
@@ -50,7 +55,7 @@ def run(cfg) -> dict:
     summary = {**tags, "archive": str(out / packaging.ARCHIVE), **{k: metadata[k] for k in (
         "model_name", "model_version", "alias", "data_version", "feature_spec_hash", "history_end",
         "snapshot_start", "series")}}
-    (out / "package.json").write_text(json.dumps(summary, indent=2) + "\n")
+    jsonio.write(out / "package.json", summary)
     return summary
 
 

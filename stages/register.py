@@ -1,9 +1,9 @@
 """register: the evaluated model becomes a registry version; champion only past the gates.
 
-``python -m stages.register [key=value ...]``. The gates (:mod:`demandcast.tracking.registry`):
-beats seasonal naive by ``register.min_gain_vs_naive``, interval coverage within
-``register.coverage_tolerance``, no worse than the current champion on the same window and
-data version. Writes the decision and each gate's reason to ``reports/registry.json``.
+``python -m stages.register [key=value ...]``. The gates and who moves the ``champion`` alias
+(never an experiment: its passing versions are ``candidate``) are
+:mod:`demandcast.tracking.registry`'s. Writes the decision, which gates applied and each
+gate's reason to ``reports/registry.json``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from demandcast import jsonio
 from demandcast.cli import run_stage
 from demandcast.errors import UserError
 from demandcast.tracking import registry, runs
@@ -23,9 +24,8 @@ def run(cfg) -> dict:
             raise UserError(f"{path} is missing: run the evaluate stage first (dvc repro evaluate)")
     decision = registry.register(cfg, json.loads((reports / "metrics.json").read_text()),
                                  json.loads((reports / "evaluation.json").read_text()),
-                                 runs.load_run(artifacts / "model"))
-    reports.mkdir(parents=True, exist_ok=True)
-    (reports / "registry.json").write_text(json.dumps(decision, indent=2) + "\n")
+                                 runs.find_train_run(cfg, artifacts / "model"))
+    jsonio.write(reports / "registry.json", decision)
     return decision
 
 
@@ -33,7 +33,11 @@ def main(argv=None) -> int:
     def body(cfg) -> None:
         d = run(cfg)
         failed = [c["reason"] for c in d["gates"] if not c["passed"]]
+        skipped = [c["gate"] for c in d["gates"] if not c["applied"]]
         print(f"register: {d['model']} v{d['version']} -> {d['decision']}"
+              + (f" (experiment {d['experiment']}: the champion alias stays where it is)"
+                 if d["experiment"] else "")
+              + (f"; gates not applied: {', '.join(skipped)}" if skipped else "")
               + (f" (failed: {'; '.join(failed)})" if failed else ""))
 
     return run_stage(body, argv)

@@ -3,15 +3,17 @@
 ``python -m stages.train [key=value ...]``. Uses the tuned parameters from
 ``artifacts/tune/best_params.json`` when the tune stage wrote them (else conf/model's),
 writes ``artifacts/model/`` (model.json in XGBoost's JSON format, the feature manifest,
-training.json) and logs the run to MLflow with the model, its signature and an input example.
+training.json: the same bytes for the same inputs) and logs the run to MLflow with the
+model, its signature and an input example, tagged with the model's digest (how evaluate
+and register find the run: no run id goes into the DVC-hashed output).
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
+from demandcast import jsonio
 from demandcast.cli import run_stage
 from demandcast.features import feature_spec
 from demandcast.models import boosting, dataset, tuning
@@ -41,10 +43,9 @@ def run(cfg) -> dict:
                "validation_rmse": float(booster.best_score),
                "train_rows": len(train), "valid_rows": len(valid),
                "fold": {k: str(v) for k, v in fold.__dict__.items()}}
-    (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+    jsonio.write(out / "training.json", summary)
     manifest = dataset.read_manifest(features_dir)
     summary["run_id"] = runs.log_training(cfg, forecaster, summary, manifest, valid[names].head(5), out)
-    runs.save_run(out, summary["run_id"])
     return summary
 
 

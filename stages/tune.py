@@ -3,18 +3,20 @@
 ``python -m stages.tune [key=value ...]`` (``tune=full`` for 250 trials). The study is in
 SQLite at ``artifacts/optuna/studies.db`` (see :mod:`demandcast.models.tuning`); writes
 ``artifacts/tune/best_params.json`` (the train stage refits with them) and
-``artifacts/tune/trials.csv``.
+``artifacts/tune/trials.csv`` (both the same bytes for the same study: no clock, no run id).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
+from demandcast import jsonio
 from demandcast.cli import run_stage
 from demandcast.features import feature_spec
 from demandcast.models import dataset, tuning
+
+VARYING = ("mlflow_run", "ran_now")
 
 
 def run(cfg, show_progress: bool = True) -> dict:
@@ -31,8 +33,12 @@ def run(cfg, show_progress: bool = True) -> dict:
     summary = {"study": summary.pop("study"), "storage": str(storage), **summary}
     out = artifacts / "tune"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "best_params.json").write_text(json.dumps(summary, indent=2) + "\n")
-    study.trials_dataframe().to_csv(out / "trials.csv", index=False)
+    # What varies between two runs of the same study (the run id, how many trials ran now
+    # rather than earlier, the clock) stays out of the DVC-hashed files.
+    jsonio.write(out / "best_params.json", {k: v for k, v in summary.items() if k not in VARYING})
+    trials = study.trials_dataframe()
+    trials.drop(columns=[c for c in trials.columns if c.startswith(("datetime_", "duration"))]).to_csv(
+        out / "trials.csv", index=False)
     return summary
 
 

@@ -1,17 +1,19 @@
 """validate: check every raw file in ``paths.data`` before any other stage reads it.
 
 ``python -m stages.validate [key=value ...]``. The rules are :mod:`demandcast.data.validation`'s.
-Always writes ``reports/validation.json``; on failure prints a summary per problem (file,
-check, column, examples, fix) and exits 1, so nothing downstream runs.
+A pass writes ``reports/validation.json``; a failure prints a summary per problem (file,
+check, column, examples, fix), writes the full report to ``reports/validation_failed.json``
+(ignored by git) and exits 1, so nothing downstream runs and the committed
+``reports/validation.json`` stays as it was.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
+from demandcast import jsonio
 from demandcast.cli import run_stage
 from demandcast.data import validation
 from demandcast.errors import UserError
@@ -25,18 +27,23 @@ def main(argv=None) -> int:
     def body(cfg) -> int:
         began = time.perf_counter()
         report = run(cfg)
-        out = Path(cfg.paths.reports) / validation.REPORT
+        reports = Path(cfg.paths.reports)
+        passed = report["status"] == "passed"
+        out = reports / (validation.REPORT if passed else validation.FAILED_REPORT)
         try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+            jsonio.write(out, report)
+            if passed:
+                (reports / validation.FAILED_REPORT).unlink(missing_ok=True)
         except OSError as exc:
             raise UserError(f"cannot write the report {out}: {exc.strerror}") from None
-        if report["status"] != "passed":
+        if not passed:
             print(validation.describe(report, out), file=sys.stderr)
             return 1
         train = report["files"]["train.csv"]
-        print(f"validated {len(report['files'])} files in {cfg.paths.data}/ (preset "
-              f"{report['preset']}): train.csv {train['rows']:,} rows "
+        for note in report["notes"]:
+            print(f"note: {note}")
+        print(f"validated {sum(1 for f in report['files'].values() if 'absent' not in f)} files in "
+              f"{cfg.paths.data}/ (preset {report['preset']}): train.csv {train['rows']:,} rows "
               f"{train.get('date_min')}..{train.get('date_max')}, {train.get('stores')} stores, "
               f"{train.get('items')} items; all checks passed in "
               f"{time.perf_counter() - began:.1f}s -> {out}")

@@ -44,3 +44,32 @@ def latin1(path: Path) -> None:
     lines = path.read_bytes().split(b"\n")
     lines[1] += b"\xe9"
     path.write_bytes(b"\n".join(lines))
+
+
+def map_column(path: Path, column: str, change) -> None:
+    """Rewrite every value of ``column`` with ``change(value)`` (a whole-file export problem)."""
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    i = header.index(column)
+    rows = [line.split(",") for line in lines[1:]]
+    for row in rows:
+        row[i] = change(row[i])
+    path.write_text("\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n")
+
+
+def us_date(value: str) -> str:
+    year, month, day = value.split("-")
+    return f"{month}/{day}/{year}"
+
+
+def semicolons(path: Path) -> None:
+    """The file as a European spreadsheet exports it: ';' between fields."""
+    path.write_text(path.read_text().replace(",", ";"))
+
+
+def gzip_as(path: Path, target: Path) -> None:
+    import gzip
+
+    data = path.read_bytes()
+    path.unlink()
+    target.write_bytes(gzip.compress(data, mtime=0))

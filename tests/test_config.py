@@ -68,3 +68,14 @@ def test_outside_any_project_the_error_says_where_to_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(UserError, match="DEMANDCAST_ROOT"):
         config.load()
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (ROOT / "conf" / "data").glob("*.yaml")))
+def test_every_data_preset_names_its_holidays_and_the_spec_tracks_them(preset):
+    """The named holidays are the data preset's (its calendar's language), composed into the
+    feature spec, so a data preset needs a `holidays` block."""
+    from demandcast.features import feature_spec
+
+    cfg = config.load([f"data={preset}"])
+    spec = feature_spec.from_config(cfg.features)
+    assert spec.named == dict(cfg.data.holidays.named) and spec.named

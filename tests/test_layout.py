@@ -89,3 +89,20 @@ def test_the_bento_is_built_from_the_whole_library():
     assert "src/demandcast/**/*.py" in build["include"]
     package = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["package"]
     assert any(d.split("#")[0].strip() == "src/demandcast" for d in package["deps"])
+
+
+def test_a_copy_of_the_project_runs_its_own_library(tmp_path):
+    """DVC runs queued and --temp experiments in a copy (.dvc/tmp/exps/...) with the workspace's
+    environment, whose editable install points at the workspace's src/: importing `stages`
+    must make the copy's own src/ win."""
+    import shutil
+    import subprocess
+    import sys
+
+    copy = tmp_path / ".dvc" / "tmp" / "exps" / "tmpabc"
+    shutil.copytree(ROOT / "stages", copy / "stages")
+    shutil.copytree(ROOT / "src" / "demandcast", copy / "src" / "demandcast")
+    probe = "import stages, demandcast.config as c; print(c.__file__)"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=copy, capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == str(copy / "src" / "demandcast" / "config.py")

@@ -27,8 +27,18 @@ def run_stage(body: Callable[[DictConfig], int | None], argv: Sequence[str] | No
     try:
         return body(config.load(args)) or 0
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        stage = _stage_name(body)
+        print(f"error: {f'stage {stage}: ' if stage else ''}{exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _stage_name(body) -> str | None:
+    """The pipeline stage running ``body`` (``stages.<name>``), so DVC's log says which failed."""
+    module = body.__module__
+    if module == "__main__":
+        spec = getattr(sys.modules["__main__"], "__spec__", None)
+        module = spec.name if spec is not None else ""
+    return module.removeprefix("stages.") if module.startswith("stages.") else None

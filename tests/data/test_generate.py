@@ -21,6 +21,7 @@ SCHEMAS = {
     "holidays_events.csv": ["date", "type", "locale", "locale_name", "description", "transferred"],
     "transactions.csv": ["date", "store_nbr", "transactions"],
     "oil.csv": ["date", "dcoilwtico"],
+    "test.csv": ["id", "date", "store_nbr", "item_nbr", "onpromotion"],
 }
 
 
@@ -82,6 +83,23 @@ def test_promotions_lift_demand_and_are_unrecorded_early(world, tiny_cfg):
     early = train["date"] < pd.Timestamp(tiny_cfg.data.promo_tracking_start)
     assert train.loc[early, "onpromotion"].isna().all()
     assert train.loc[~early, "onpromotion"].notna().all()
+
+
+def test_the_promotion_plan_lists_every_promoted_day_sold_or_not(world, tiny_data, tiny_cfg):
+    """The plan (test.csv) is the truth's promoted series-days from the tracking start on, zero
+    days included; train.csv keeps Favorita's convention (rows on days with sales only)."""
+    plan = pd.read_csv(tiny_data / "test.csv", parse_dates=["date"])
+    assert plan["onpromotion"].all() and plan["id"].tolist() == list(range(len(plan)))
+    keys = ["date", "store_nbr", "item_nbr"]
+    truth = world["truth"]
+    tracked = truth["date"] >= pd.Timestamp(tiny_cfg.data.promo_tracking_start)
+    expected = truth.loc[truth["onpromotion"] & tracked, keys].reset_index(drop=True)
+    pd.testing.assert_frame_equal(plan[keys], expected, check_dtype=False)
+    sold = plan.merge(world["train"][[*keys, "onpromotion"]], on=keys, how="left", suffixes=("", "_train"))
+    assert sold["onpromotion_train"].isna().sum() > 0.1 * len(plan)  # promoted days without a sale
+    assert sold["onpromotion_train"].dropna().all()  # where train.csv has the day, it agrees
+    flagged = world["train"][world["train"]["onpromotion"].fillna(False).astype(bool)]
+    assert len(flagged.merge(plan, on=keys)) == len(flagged)  # every promoted sale is planned
 
 
 def test_holidays_move_demand_the_known_way(world):

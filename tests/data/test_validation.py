@@ -12,8 +12,20 @@ import pytest
 from omegaconf import OmegaConf
 
 from demandcast.data import generate, rawcsv, validation
-from tests.raw_files import AS_OF, append_copy, corrupt_train, edit_line, latin1, set_field, truncate
 from demandcast.errors import UserError
+from tests.raw_files import (
+    AS_OF,
+    append_copy,
+    corrupt_train,
+    edit_line,
+    gzip_as,
+    latin1,
+    map_column,
+    semicolons,
+    set_field,
+    truncate,
+    us_date,
+)
 
 
 
@@ -71,6 +83,28 @@ CASES = {
                         "store_nbr", ["one row per store_nbr", "line 2", "line 5"]),
     "perishable not 0/1": (lambda d: edit_line(d / "items.csv", 2, set_field(3, "2")),
                            "allowed values", "perishable", ["0, 1"]),
+    # Whole-file problems: one diagnosis for the file, not "correct or drop those rows".
+    "semicolon separated": (lambda d: semicolons(d / "stores.csv"), "separator", None,
+                            ["separated by semicolons (';')", "store_nbr, city", "with commas"]),
+    "tab separated": (lambda d: (d / "items.csv").write_text(
+        (d / "items.csv").read_text().replace(",", "\t")), "separator", None, ["tabs"]),
+    "7-Zip only": (lambda d: (d / "oil.csv").rename(d / "oil.csv.7z"), "compressed file", None,
+                   ["oil.csv.7z", "7-Zip", "7z x", "oil.csv.gz"]),
+    "gzip under a .csv name": (lambda d: gzip_as(d / "oil.csv", d / "oil.csv"), "compressed file", None,
+                               ["gzip-compressed", "rename it to oil.csv.gz"]),
+    "US dates in every row": (lambda d: map_column(d / "transactions.csv", "date", us_date), "date format",
+                              "date", ["written MM/DD/YYYY", "must be written YYYY-MM-DD", "format='%m/%d/%Y'",
+                                       "'01/0"]),
+    "text item ids": (lambda d: map_column(d / "train.csv", "item_nbr", lambda v: f"SKU-{v}"), "text ids",
+                      "item_nbr", ["is text (e.g. 'SKU-", "whole numbers", "items.csv", ".map(codes)"]),
+    "decimal store ids": (lambda d: map_column(d / "train.csv", "store_nbr", lambda v: f"{v}.0"),
+                          "whole numbers", "store_nbr", ["with decimals (e.g. '1.0')", "astype('int64')"]),
+    "plan names an unknown item": (lambda d: edit_line(d / "test.csv", 2, set_field(3, "424242")),
+                                   "unknown item", "item_nbr", ["424242", "items.csv"]),
+    "plan past the calendar": (lambda d: edit_line(d / "test.csv", 2, set_field(1, "2023-02-01")),
+                               "date range", "date", ["data.calendar_until", "2023-02-01"]),
+    "plan flag not True/False": (lambda d: edit_line(d / "test.csv", 3, set_field(4, "")),
+                                 "missing value", "onpromotion", ["line 3"]),
 }
 
 
@@ -122,3 +156,48 @@ def test_utf8_scan_handles_characters_split_across_blocks(tmp_path, monkeypatch)
 def test_bad_setting_is_a_user_error(data_dir, data_cfg, validate_cfg):
     with pytest.raises(UserError, match="as_of"):
         check(data_dir, data_cfg, validate_cfg, as_of="someday")
+
+
+def test_a_gzipped_file_is_read_as_it_is(data_dir, data_cfg, validate_cfg):
+    plain = check(data_dir, data_cfg, validate_cfg)
+    gzip_as(data_dir / "train.csv", data_dir / "train.csv.gz")
+    packed = check(data_dir, data_cfg, validate_cfg)
+    assert packed["status"] == "passed", packed["problems"]
+    assert packed["files"]["train.csv"] == plain["files"]["train.csv"]
+
+
+def test_a_gzipped_file_cut_off_is_still_found_truncated(data_dir, data_cfg, validate_cfg):
+    truncate(data_dir / "train.csv")
+    gzip_as(data_dir / "train.csv", data_dir / "train.csv.gz")
+    assert only_problem(check(data_dir, data_cfg, validate_cfg))["check"] == "looks truncated"
+
+
+def test_the_promotion_plan_is_optional_and_may_list_nothing(data_dir, data_cfg, validate_cfg):
+    (data_dir / "test.csv").write_text("id,date,store_nbr,item_nbr,onpromotion\n")
+    report = check(data_dir, data_cfg, validate_cfg)
+    assert report["status"] == "passed" and report["files"]["test.csv"]["rows"] == 0
+    (data_dir / "test.csv").unlink()
+    report = check(data_dir, data_cfg, validate_cfg)
+    assert report["status"] == "passed" and "absent" in report["files"]["test.csv"]
+    assert any("test.csv is absent: no promotion plan" in n for n in report["notes"])
+
+
+def test_duplicate_plan_rows_are_found(data_dir, data_cfg, validate_cfg):
+    append_copy(data_dir / "test.csv", 1)
+    problem = only_problem(check(data_dir, data_cfg, validate_cfg))
+    assert (problem["file"], problem["check"]) == ("test.csv", "duplicate key")
+
+
+def test_with_a_package_calendar_holidays_events_may_be_absent(data_dir, data_cfg, validate_cfg):
+    (data_dir / "holidays_events.csv").unlink()
+    missing = only_problem(check(data_dir, data_cfg, validate_cfg))
+    assert missing["check"] == "file exists"
+    package = OmegaConf.merge(data_cfg, {"holidays": {"source": "package", "country": "US"}})
+    report = validation.run(data_dir, package, OmegaConf.merge(validate_cfg, {}))
+    assert report["status"] == "passed"
+    assert "from the `holidays` package" in report["files"]["holidays_events.csv"]["absent"]
+
+
+def test_a_preset_whose_dates_are_out_of_order_is_a_user_error(data_dir, data_cfg, validate_cfg):
+    with pytest.raises(UserError, match="data.start <= data.end <= data.calendar_until"):
+        validation.run(data_dir, OmegaConf.merge(data_cfg, {"calendar_until": "2021-12-31"}), validate_cfg)

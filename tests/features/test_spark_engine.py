@@ -47,6 +47,16 @@ def test_panel_fills_gaps_with_zero_days(spark):
     assert out["onpromotion"].tolist() == [1, 0, 0, 0]  # an unrecorded promotion counts as none
 
 
+def test_the_promotion_plan_promotes_days_without_sales(spark):
+    """train.csv cannot say a day without sales was promoted; the plan (test.csv) can."""
+    rows = sales(1, 10, D(2023, 1, 1), [3, None, None, 5], [True, False, False, None])
+    plan = spark.createDataFrame([(0, D(2023, 1, 2), 1, 10, True), (1, D(2023, 1, 3), 1, 10, False),
+                                  (2, D(2023, 1, 9), 1, 10, True)], SCHEMAS["test.csv"])
+    out = spark_engine.panel(frame(spark, "train.csv", rows), plan).orderBy("date").toPandas()
+    assert out["unit_sales"].tolist() == [3.0, 0.0, 0.0, 5.0]
+    assert out["onpromotion"].tolist() == [1, 1, 0, 0]  # day 2: planned, unsold; day 9: outside the panel
+
+
 def test_calendar_columns(spark):
     df = spark.createDataFrame([(D(2023, 11, 23),), (D(2023, 11, 25),), (D(2024, 1, 1),)], "date DATE")
     out = spark_engine.calendar(df).orderBy("date").toPandas()

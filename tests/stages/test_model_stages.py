@@ -10,6 +10,7 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from demandcast import jsonio
 from stages import evaluate, register, train, tune
 from tests.helpers import stage_workspace
 
@@ -45,14 +46,14 @@ def test_tune_resumes_a_stored_study(workspace, capsys):
     assert len(nested) == 3  # every trial is a nested run
 
 
-def test_train_evaluate_register_and_the_champion_gates(workspace, capsys):
+def test_train_evaluate_register_and_the_champion_gates(workspace, capsys, monkeypatch):
     root, args = workspace
     if not (root / "artifacts" / "tune" / "best_params.json").exists():
         stage(tune, [*args, "tune.n_trials=1"], capsys)
     stage(train, args, capsys)
     model_dir = root / "artifacts" / "model"
-    assert {"model.json", "manifest.json", "training.json", "mlflow_run.json"} <= {
-        p.name for p in model_dir.iterdir()}
+    # Only what the same inputs reproduce byte for byte: the MLflow run is found by the model's digest.
+    assert {p.name for p in model_dir.iterdir()} == {"model.json", "manifest.json", "training.json"}
     tuned = json.loads((root / "artifacts" / "tune" / "best_params.json").read_text())["params"]
     used = json.loads((model_dir / "training.json").read_text())["params"]
     assert all(used[k] == v for k, v in tuned.items())  # refit with the best trial's params
@@ -64,28 +65,80 @@ def test_train_evaluate_register_and_the_champion_gates(workspace, capsys):
     assert len(full["backtest"]["folds"]) == 3
     assert [f["origin"] for f in full["backtest"]["folds"]] == ["2023-12-03", "2023-11-05", "2023-10-08"]
     assert metrics["test"]["wape"] < metrics["test"]["wape_seasonal_naive"]
-    assert metrics["test"]["wape_oracle"] < metrics["test"]["wape"]
+    assert metrics["test"]["wape_oracle"] < metrics["test"]["wape"] and full["oracle"]["included"]
     assert set(full["test"]["wape_by_horizon"]["model"]) == {str(h) for h in range(1, 29)}
+    # Christmas Day (horizon 22) every store is closed: WAPE is undefined, null with a reason, not NaN.
+    assert full["test"]["wape_by_horizon"]["model"]["22"] is None
+    assert "sum to 0" in full["undefined"]["test.wape_by_horizon.model.22"]
+    for path in (root / "reports").rglob("*.json"):
+        jsonio.loads_strict(path.read_text())
+    assert full["promotions"]["test_window_covered"] is True
     for name in ("error_by_horizon.csv", "feature_importance.csv", "residuals.csv"):
         assert (root / "reports" / "plots" / name).stat().st_size > 0
     assert any((root / "reports" / "plots" / "forecasts").iterdir())
+    horizons = (root / "reports" / "plots" / "error_by_horizon.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in horizons[1:4]] == ["1", "2", "3"]  # in horizon order
 
     assert "-> champion" in stage(register, args, capsys)
     decision = json.loads((root / "reports" / "registry.json").read_text())
     assert decision["decision"] == "champion" and decision["version"] == 1
-    assert "-> champion" in stage(register, args, capsys)  # the same run keeps its version
+    assert decision["applied"] == ["beats_best_baseline", "coverage_0.80", "coverage_0.95"]
+    assert "run_id" not in decision  # a run id differs on every rerun; the report must not
+    assert "-> champion" in stage(register, args, capsys)  # the same model keeps its version
     assert json.loads((root / "reports" / "registry.json").read_text())["version"] == 1
 
-    # A retrained model that cannot clear a 99% gain over seasonal naive stays a challenger.
-    stage(train, args, capsys)
-    stage(evaluate, [*args, "evaluate.folds=1"], capsys)
-    out = stage(register, [*args, "register.min_gain_vs_naive=0.99"], capsys)
+    # Another model that cannot clear a 99% gain over the best baseline stays a challenger.
+    stage(train, [*args, "seed=7"], capsys)
+    stage(evaluate, [*args, "seed=7", "evaluate.folds=1"], capsys)
+    out = stage(register, [*args, "register.min_gain_vs_baseline=0.99"], capsys)
     assert "v2 -> challenger" in out and "needs 99%" in out
     client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
     assert int(client.get_model_version_by_alias("demandcast-xgboost", "champion").version) == 1
     assert client.get_model_version("demandcast-xgboost", "2").tags["decision"] == "challenger"
     reasons = json.loads((root / "reports" / "registry.json").read_text())["gates"]
-    assert [g["gate"] for g in reasons if not g["passed"]] == ["beats_seasonal_naive"]
+    assert "beats_best_baseline" in [g["gate"] for g in reasons if not g["passed"]]
+
+    # Under `dvc exp run` a model that passes every gate is a candidate: the champion stays.
+    monkeypatch.setenv("DVC_EXP_NAME", "sweep-a")
+    stage(train, [*args, "seed=8"], capsys)
+    stage(evaluate, [*args, "seed=8", "evaluate.folds=1"], capsys)
+    out = stage(register, [*args, "register.min_gain_vs_baseline=0.0", "register.max_loss_vs_champion=1.0"],
+                capsys)
+    assert "v3 -> candidate (experiment sweep-a: the champion alias stays where it is)" in out
+    assert int(client.get_model_version_by_alias("demandcast-xgboost", "champion").version) == 1
+    tags = client.get_model_version("demandcast-xgboost", "3").tags
+    assert tags["decision"] == "candidate" and tags["dvc_experiment"] == "sweep-a"
+    train_run = client.get_run(client.get_model_version("demandcast-xgboost", "3").run_id)
+    assert train_run.data.tags["dvc_experiment"] == "sweep-a"
+    # Promoting it is a deliberate run outside the experiment (dvc exp apply + dvc repro -f register).
+    monkeypatch.delenv("DVC_EXP_NAME")
+    out = stage(register, [*args, "register.min_gain_vs_baseline=0.0", "register.max_loss_vs_champion=1.0"],
+                capsys)
+    assert "v3 -> champion" in out
+    assert int(client.get_model_version_by_alias("demandcast-xgboost", "champion").version) == 3
+
+
+def test_evaluate_and_register_without_ground_truth(workspace, capsys):
+    """Real data has no truth file: scored against actual sales and the baselines, no oracle."""
+    root, args = workspace
+    no_truth = [*args, f"paths.truth={root / 'absent' / 'expected_demand.parquet'}", "evaluate.folds=2"]
+    out = stage(evaluate, no_truth, capsys)
+    assert "oracle omitted (no ground truth)" in out
+    full = json.loads((root / "reports" / "evaluation.json").read_text())
+    metrics = json.loads((root / "reports" / "metrics.json").read_text())
+    assert full["oracle"]["included"] is False and "does not exist" in full["oracle"]["reason"]
+    assert full["methods"] == ["model", "seasonal_naive", "moving_average_28"]
+    assert metrics["test"]["wape_oracle"] is None and metrics["test"]["wape_model_to_oracle"] is None
+    assert metrics["test"]["wape"] > 0 and metrics["test"]["wape_model_to_best_baseline"] < 1
+    assert len(full["backtest"]["folds"]) == 2 and "coverage" in full["test"]
+    for path in (root / "reports").rglob("*.json"):
+        jsonio.loads_strict(path.read_text())
+    oracle_column = (root / "reports" / "plots" / "error_by_horizon.csv").read_text().splitlines()[1]
+    assert oracle_column.endswith(",")  # the plot keeps its oracle column, empty
+    out = stage(register, [*args, "register.min_gain_vs_baseline=0.0", "register.coverage_tolerance=1.0"],
+                capsys)
+    decision = json.loads((root / "reports" / "registry.json").read_text())
+    assert {"beats_best_baseline", "coverage_0.80", "coverage_0.95"} <= set(decision["applied"])
 
 
 def test_register_without_evaluation_says_what_to_run(tmp_path, capsys):

@@ -18,7 +18,7 @@ def test_main_writes_the_report_and_prints_one_line(small_data, tmp_path, capsys
     argv = [f"paths.data={small_data}", f"paths.reports={reports}", *OVERRIDES]
     assert validate.main(argv) == 0
     out = capsys.readouterr().out.strip()
-    assert out.startswith("validated 6 files") and "\n" not in out
+    assert out.startswith("validated 7 files") and "\n" not in out
     first = (reports / "validation.json").read_bytes()
     assert json.loads(first)["status"] == "passed"
     validate.main(argv)
@@ -26,13 +26,22 @@ def test_main_writes_the_report_and_prints_one_line(small_data, tmp_path, capsys
 
 
 def test_main_fails_with_a_summary_not_a_traceback(data_dir, tmp_path, capsys):
-    corrupt_train(5, 2, "abc")(data_dir)
+    """A failure keeps the last passing report (committed, tracked by DVC) as it was and puts
+    its own next to it, in a file git ignores; the next pass removes that one."""
     reports = tmp_path / "reports"
-    code = validate.main([f"paths.data={data_dir}", f"paths.reports={reports}", *OVERRIDES])
+    argv = [f"paths.data={data_dir}", f"paths.reports={reports}", *OVERRIDES]
+    assert validate.main(argv) == 0
+    passed = (reports / "validation.json").read_bytes()
+    corrupt_train(5, 2, "abc")(data_dir)
+    code = validate.main(argv)
     err = capsys.readouterr().err
     assert code != 0 and "Traceback" not in err
     assert "train.csv [store_nbr] type" in err and "line 5: 'abc'" in err and "fix:" in err
-    assert json.loads((reports / "validation.json").read_text())["status"] == "failed"
+    assert "details in " + str(reports / "validation_failed.json") in err
+    assert (reports / "validation.json").read_bytes() == passed
+    assert json.loads((reports / "validation_failed.json").read_text())["status"] == "failed"
+    corrupt_train(5, 2, "1")(data_dir)
+    assert validate.main(argv) == 0 and not (reports / "validation_failed.json").exists()
 
 
 def test_bad_setting_is_a_user_error(data_dir, capsys):
@@ -54,4 +63,4 @@ def test_cli_exits_non_zero_with_the_message_on_stderr(corrupt, expected, data_d
     assert done.returncode != 0
     assert expected in done.stderr and "fix:" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
-    assert json.loads((reports / "validation.json").read_text())["status"] == "failed"
+    assert json.loads((reports / "validation_failed.json").read_text())["status"] == "failed"

@@ -1,8 +1,9 @@
 """Synthetic retail data in Favorita's schema, with the ground truth beside it.
 
 ``demandcast generate [key=value ...]`` (:func:`run`) writes ``train.csv``, ``stores.csv``,
-``items.csv``, ``holidays_events.csv``, ``transactions.csv`` and ``oil.csv`` to
-``paths.data`` and the expected demand of every active series-day to ``paths.truth``.
+``items.csv``, ``holidays_events.csv``, ``transactions.csv``, ``oil.csv`` and the promotion
+plan ``test.csv`` (:mod:`demandcast.data.promotions`) to ``paths.data`` and the expected
+demand of every active series-day to ``paths.truth``.
 The output is byte-identical for the same config and seed. Generation streams in chunks
 of ``data.chunk_days`` days, so memory stays flat as the history grows.
 """
@@ -20,14 +21,17 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from demandcast.errors import UserError
+from demandcast.data.promotions import PLAN_FILE
 from demandcast.data.synth import calendar, catalog
+from demandcast.errors import UserError
 from demandcast.data.synth.demand import World, simulate
 
 MARKER = "_generator.json"  # says a directory's files were written here, so may be rewritten
 RAW_FILES = ("train.csv", "stores.csv", "items.csv", "holidays_events.csv",
-             "transactions.csv", "oil.csv")
+             "transactions.csv", "oil.csv", PLAN_FILE)
 TRAIN_HEADER = b"id,date,store_nbr,item_nbr,unit_sales,onpromotion\n"
+PLAN_HEADER = b"id,date,store_nbr,item_nbr,onpromotion\n"
+CSV = pacsv.WriteOptions(include_header=False, quoting_style="none")
 
 
 def _day(value, key: str) -> np.datetime64:
@@ -170,24 +174,25 @@ def run(data, seed: int, out: Path, truth: Path, force: bool = False) -> dict:
                               ("item_nbr", pa.int32()), ("expected_demand", pa.float32()),
                               ("onpromotion", pa.bool_())])
     demand = np.zeros((world.n_days, len(world.store_nbr)))
-    rows = truth_rows = 0
-    with open(tmp / "train.csv", "wb") as sink, \
+    rows = truth_rows = plan_rows = 0
+    with open(tmp / "train.csv", "wb") as sink, open(tmp / PLAN_FILE, "wb") as plan, \
             pq.ParquetWriter(tmp_truth, truth_schema, compression="zstd") as truth_out:
         sink.write(TRAIN_HEADER)
+        plan.write(PLAN_HEADER)
         for chunk in simulate(world, int(data.chunk_days), seed):
-            ids = pa.array(np.arange(rows, rows + chunk.train.num_rows, dtype=np.int64))
-            pacsv.write_csv(chunk.train.add_column(0, "id", ids), sink,
-                            pacsv.WriteOptions(include_header=False, quoting_style="none"))
+            _write_with_ids(chunk.train, rows, sink)
+            _write_with_ids(chunk.plan, plan_rows, plan)
             truth_out.write_table(chunk.truth)
             demand[chunk.first_day:chunk.first_day + len(chunk.store_demand)] = chunk.store_demand
             rows += chunk.train.num_rows
+            plan_rows += chunk.plan.num_rows
             truth_rows += chunk.truth.num_rows
 
     tables["transactions.csv"] = _transactions(world, demand, seed)
     tables["oil.csv"] = _oil(world, seed)
     for name, frame in tables.items():
         frame.to_csv(tmp / name, index=False, lineterminator="\n")
-    summary = {"preset": str(data.name), "seed": seed, "train_rows": rows,
+    summary = {"preset": str(data.name), "seed": seed, "train_rows": rows, "plan_rows": plan_rows,
                "truth_rows": truth_rows, "series": len(world.level), "days": world.n_days}
     (tmp / MARKER).write_text(json.dumps({"config": _plain(data), "seed": seed}, indent=2) + "\n")
 
@@ -200,6 +205,12 @@ def run(data, seed: int, out: Path, truth: Path, force: bool = False) -> dict:
     shutil.rmtree(tmp)
     summary["seconds"] = round(time.perf_counter() - began, 2)
     return summary
+
+
+def _write_with_ids(table: pa.Table, first_id: int, sink) -> None:
+    """Append ``table`` to an open CSV with ids counting on from ``first_id``, as Favorita's."""
+    ids = pa.array(np.arange(first_id, first_id + table.num_rows, dtype=np.int64))
+    pacsv.write_csv(table.add_column(0, "id", ids), sink, CSV)
 
 
 def _plain(node) -> dict:
@@ -218,4 +229,5 @@ def describe(summary: dict, cfg) -> str:
     """The one line printed after generating."""
     return (f"generated {summary['train_rows']:,} train rows ({summary['series']:,} series x "
             f"{summary['days']:,} days, preset {summary['preset']}) into {cfg.paths.data}/ "
-            f"in {summary['seconds']}s; truth: {summary['truth_rows']:,} rows in {cfg.paths.truth}")
+            f"in {summary['seconds']}s; promotion plan: {summary['plan_rows']:,} promoted days in "
+            f"test.csv; truth: {summary['truth_rows']:,} rows in {cfg.paths.truth}")

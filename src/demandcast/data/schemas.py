@@ -22,6 +22,7 @@ STORE_TYPES = ("A", "B", "C", "D", "E")
 HOLIDAY_TYPES = ("Holiday", "Transfer", "Additional", "Bridge", "Work Day", "Event")
 LOCALES = ("National", "Regional", "Local")
 BOOLEAN = ("True", "False")
+SAMPLES = 50  # unparseable values kept per column, for whole-column diagnoses
 
 # Pandera's own check names, as a person would say them.
 TYPE_CHECK, MISSING_CHECK, DUPLICATE_CHECK = "type", "missing value", "duplicate key"
@@ -125,6 +126,18 @@ def build(data, validate, as_of: dt.date) -> dict[str, pa.DataFrameSchema]:
             "onpromotion": col(TEXT, _one_of("train.csv", "onpromotion", BOOLEAN),
                                nullable=True),  # empty: not tracked yet, as in Favorita
         }),
+        # The promotion plan (demandcast.data.promotions): Favorita's test.csv schema.
+        "test.csv": schema("test.csv", {
+            "id": col("int64"),
+            "date": col(DATE, _rule(
+                pa.Check.in_range, pd.Timestamp(start), pd.Timestamp(str(data.calendar_until)),
+                name="date range", rule=f"dates must lie within data.start..data.calendar_until "
+                f"({start}..{data.calendar_until}): promotions are planned ahead, up to the calendar's end",
+                fix="drop the other rows of test.csv, or extend data.calendar_until")),
+            "store_nbr": col("int64", _positive("test.csv", "store_nbr")),
+            "item_nbr": col("int64", _positive("test.csv", "item_nbr")),
+            "onpromotion": col(TEXT, _one_of("test.csv", "onpromotion", BOOLEAN)),
+        }),
     }
 
 
@@ -176,6 +189,7 @@ class Findings:
 
     max_examples: int
     found: dict[tuple, Problem] = field(default_factory=dict)
+    samples: dict[tuple, list[str]] = field(default_factory=dict)  # (file, column) -> bad raw values
 
     def add(self, file: str, check: str, column: str | None, rows: int | None,
             examples: list[str], fix: str, message: str = "") -> None:
@@ -234,6 +248,9 @@ def _record(cases: pd.DataFrame, raw: pd.DataFrame, schema: pa.DataFrameSchema,
         found = group["index"].dropna().unique()
         lines.update(found.tolist())
         examples = [_example(raw, line, column, keys) for line in found[: findings.max_examples]]
+        if check == TYPE_CHECK and column in raw.columns:  # kept to diagnose a whole column later
+            kept = findings.samples.setdefault((schema.name, column), [])
+            kept += [str(v) for v in raw.loc[found[:max(0, SAMPLES - len(kept))], column] if not pd.isna(v)]
         rule, fix = explain(schema, column if column in schema.columns else None, check)
         findings.add(schema.name, check, column, len(found), [e for e in examples if e], fix,
                      "{rows} row(s) break the rule: " + rule)

@@ -19,15 +19,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from demandcast.data import rawcsv, schemas
 from demandcast import config
-from demandcast.errors import UserError
+from demandcast.data import holiday_calendar, promotions, rawcsv, schemas, wholecolumn
 from demandcast.data.schemas import Findings, check_chunk
+from demandcast.errors import UserError
 
 ORDER = ("stores.csv", "items.csv", "holidays_events.csv", "oil.csv", "transactions.csv",
-         "train.csv")  # master files first: the others are checked against them
+         "train.csv", promotions.PLAN_FILE)  # master files first: the others are checked against them
 REPORT = "validation.json"
+FAILED_REPORT = "validation_failed.json"  # where a failed validation's report goes (see stages.validate)
 MASTERS = {"store_nbr": "stores.csv", "item_nbr": "items.csv"}
+KEYED = ("train.csv", promotions.PLAN_FILE)  # one row per (date, store_nbr, item_nbr)
+ABSENT = {promotions.PLAN_FILE: "no promotion plan: only train.csv's flags (days with sales) say what "
+                                "was promoted, and no forecast day counts as promoted unless a request "
+                                "says so"}
 
 
 @dataclass
@@ -79,7 +84,7 @@ def _keys(typed: pd.DataFrame) -> np.ndarray:
     return (day[fits] << 47) | (store[fits] << 31) | item[fits]
 
 
-def _duplicates(keys: list[np.ndarray], findings: Findings) -> None:
+def _duplicates(name: str, keys: list[np.ndarray], findings: Findings) -> None:
     ordered = np.concatenate(keys) if keys else np.empty(0, np.int64)
     keys.clear()  # keep only one copy of the keys alive while sorting
     ordered.sort()
@@ -95,9 +100,9 @@ def _duplicates(keys: list[np.ndarray], findings: Findings) -> None:
         day = np.datetime64(int(key) >> 47, "D")
         examples.append(f"date {day}, store_nbr {(int(key) >> 31) & 0xFFFF}, "
                         f"item_nbr {int(key) & 0x7FFFFFFF} ({n} rows)")
-    findings.add("train.csv", schemas.DUPLICATE_CHECK, "date, store_nbr, item_nbr",
+    findings.add(name, schemas.DUPLICATE_CHECK, "date, store_nbr, item_nbr",
                  int(involved.sum()), examples,
-                 "keep one row per (date, store_nbr, item_nbr) in train.csv: sum or drop "
+                 f"keep one row per (date, store_nbr, item_nbr) in {name}: sum or drop "
                  "the repeated rows",
                  "{rows} rows share their (date, store_nbr, item_nbr) with another row")
 
@@ -133,11 +138,11 @@ def _row_count(seen: Seen, data, findings: Findings) -> None:
         f"of the data preset '{data.name}'")
 
 
-def _file(name: str, path: Path, schema, findings: Findings, chunk_rows: int,
-          known: dict[str, set | None], keys: list | None) -> Seen | None:
+def _file(name: str, data_dir: Path, schema, findings: Findings, chunk_rows: int,
+          known: dict[str, set | None], keys: list) -> Seen | None:
     columns = list(schema.columns)
     try:
-        source = rawcsv.open_checked(path, columns)
+        source = rawcsv.open_checked(data_dir, name, columns)
         extra = [c for c in source.header if c not in columns]
         if extra:
             findings.add(name, "unexpected column", ", ".join(extra), None,
@@ -148,9 +153,9 @@ def _file(name: str, path: Path, schema, findings: Findings, chunk_rows: int,
         for raw in rawcsv.chunks(source, columns, chunk_rows, findings.max_examples):
             typed = check_chunk(raw, passes, findings)
             seen.add(typed)
-            if name in ("transactions.csv", "train.csv"):
+            if name in ("transactions.csv", *KEYED):
                 _unknown(name, typed, "store_nbr", known, findings)
-            if name == "train.csv":
+            if name in KEYED:
                 _unknown(name, typed, "item_nbr", known, findings)
                 keys.append(_keys(typed))
     except rawcsv.Unreadable as exc:
@@ -159,11 +164,27 @@ def _file(name: str, path: Path, schema, findings: Findings, chunk_rows: int,
     findings.bad_rows(source)
     seen.rows = source.rows + source.too_many.count + source.too_few.count + \
         bool(source.truncated)
+    wholecolumn.diagnose(findings, name, source.rows, schema)
+    if seen.rows == 0 and name in ABSENT:  # a header-only plan: nothing planned, which is fine
+        return seen
     if seen.rows == 0:
         findings.add(name, "header only", None, None, [f"header: {', '.join(source.header)}"],
                      f"{name} has a header but no rows: the export stopped early; write it "
                      "again", f"{name} has a header but no data rows")
     return seen
+
+
+def _check_dates(data) -> None:
+    """data.start <= data.end <= data.calendar_until, all dates: the preset, not the files."""
+    days = {}
+    for key in ("start", "end", "calendar_until"):
+        try:
+            days[key] = dt.date.fromisoformat(str(data[key]))
+        except ValueError:
+            raise UserError(f"data.{key}={data[key]!r} is not a date (use YYYY-MM-DD)") from None
+    if not days["start"] <= days["end"] <= days["calendar_until"]:
+        raise UserError(f"the data preset '{data.name}' needs data.start <= data.end <= data.calendar_until, "
+                        f"got {days['start']}, {days['end']}, {days['calendar_until']}")
 
 
 def run(data_dir: Path, data, validate, as_of: dt.date | None = None) -> dict:
@@ -172,24 +193,34 @@ def run(data_dir: Path, data, validate, as_of: dt.date | None = None) -> dict:
     chunk_rows, max_examples = int(validate.chunk_rows), int(validate.max_examples)
     if chunk_rows < 1 or max_examples < 0:
         raise UserError("validate.chunk_rows must be >= 1 and validate.max_examples >= 0")
+    _check_dates(data)
     all_schemas = schemas.build(data, validate, as_of)
     findings = Findings(max_examples)
     files: dict[str, dict] = {}
     known: dict[str, set | None] = {}
-    keys: list[np.ndarray] = []
+    notes = []
+    optional = dict(ABSENT)
+    if holiday_calendar.source(data) == "package":
+        optional[holiday_calendar.FILE] = (f"the holiday calendar comes from the `holidays` package "
+                                           f"(data.holidays.source=package, {data.holidays.country})")
     for name in ORDER:
-        seen = _file(name, data_dir / name, all_schemas[name], findings, chunk_rows, known,
-                     keys)
+        if name in optional and rawcsv.locate(data_dir, name) is None:
+            files[name] = {"rows": None, "absent": optional[name]}
+            notes.append(f"{name} is absent: {optional[name]}")
+            continue
+        keys: list[np.ndarray] = []
+        seen = _file(name, data_dir, all_schemas[name], findings, chunk_rows, known, keys)
         files[name] = seen.summary(name) if seen else {"rows": None}
         for column, master in MASTERS.items():
             if name == master:
                 known[column] = seen.ids.get(column) if seen else None
+        if name in KEYED and seen is not None:
+            _duplicates(name, keys, findings)
         if name == "train.csv" and seen is not None:
-            _duplicates(keys, findings)
             _row_count(seen, data, findings)
     problems = findings.problems()
     return {"status": "failed" if problems else "passed", "data": str(data_dir),
-            "preset": str(data.name), "files": files,
+            "preset": str(data.name), "files": files, "notes": notes,
             "problems": [asdict(p) for p in problems]}
 
 

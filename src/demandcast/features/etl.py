@@ -2,8 +2,10 @@
 
 :func:`run` reads the raw files, checks they can give features, builds the table with
 :mod:`demandcast.features.spark_engine` and writes parquet partitioned by month
-(``part_month=YYYY-MM``) plus ``_meta/``: the manifest (feature names, dtypes, the spec's
-hash, the training window) and one ``priors_<level>.parquet`` per prior level, which
+(``part_month=YYYY-MM``, one ``part-00000.snappy.parquet`` per month, rows sorted by series
+and date: the same inputs give the same bytes) plus ``_meta/``: the manifest (feature names,
+dtypes, the spec's hash, the training window, the checks of
+:mod:`demandcast.features.checks`) and one ``priors_<level>.parquet`` per prior level, which
 training and serving read. Paths may be local or any filesystem Hadoop knows (``hdfs://``,
 ``s3a://`` on a cluster).
 """
@@ -11,6 +13,8 @@ training and serving read. Paths may be local or any filesystem Hadoop knows (``
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 from demandcast.errors import UserError
@@ -51,20 +55,35 @@ def check_inputs(raw, spec, data) -> tuple[str, str]:
 
 
 def run(spark, data_dir: str, out: str, data, features) -> dict:
-    """Compute and write the feature table and its metadata; return the manifest."""
-    from demandcast.features import spark_engine
+    """Compute and write the feature table and its metadata; return the manifest, whose
+    ``checks`` (:mod:`demandcast.features.checks`) hold the warnings for the stage's report."""
+    from pyspark.sql import functions as F
+
+    from demandcast.data import holiday_calendar
+    from demandcast.features import checks, spark_engine
 
     spec = feature_spec.from_config(features)
     raw = spark_engine.read_raw(spark, data_dir)
+    source = holiday_calendar.source(data)
+    if source == "package":
+        raw[holiday_calendar.FILE] = spark.createDataFrame(
+            holiday_calendar.from_config(data), spark_engine.SCHEMAS[holiday_calendar.FILE])
     first, last, train_end = check_inputs(raw, spec, data)
     table, _ = spark_engine.build(raw, spec, train_end, first, last)
-    from pyspark.sql import functions as F
-
+    # One task per month (repartition by it), rows sorted, part files renamed: the same
+    # inputs give the same bytes, so DVC's hash of the folder does not move.
     (table.withColumn("part_month", F.date_format("date", "yyyy-MM"))
-     .repartition("part_month").write.mode("overwrite").partitionBy("part_month").parquet(out))
+     .repartition("part_month").sortWithinPartitions(*feature_spec.KEYS)
+     .write.mode("overwrite").partitionBy("part_month").parquet(out))
+    deterministic_names(spark, out)
     written = spark.read.parquet(out)
     for level, frame in spark_engine.priors_from_table(written, raw["items.csv"], spec).items():
-        frame.coalesce(1).write.mode("overwrite").parquet(f"{out}/{META}/priors_{level}.parquet")
+        path = f"{out}/{META}/priors_{level}.parquet"
+        (frame.repartition(1).sortWithinPartitions(*feature_spec.PRIOR_KEYS[level])
+         .write.mode("overwrite").parquet(path))
+        deterministic_names(spark, path)
+    calendar = (f"the holidays package's {data.holidays.country} calendar" if source == "package"
+                else f"{data_dir}/{holiday_calendar.FILE}")
     manifest = {
         "spec_hash": spec.hash(),
         "keys": list(feature_spec.KEYS),
@@ -75,9 +94,48 @@ def run(spark, data_dir: str, out: str, data, features) -> dict:
         "last_date": last,
         "training_window_end": train_end,
         "spec": spec.__dict__,
+        "checks": checks.report(written, raw[holiday_calendar.FILE], spec, train_end, calendar),
     }
-    _write_text(spark, f"{out}/{META}/manifest.json", json.dumps(manifest, indent=2, default=list))
+    _write_text(spark, f"{out}/{META}/manifest.json",
+                json.dumps(manifest, indent=2, sort_keys=True, default=list))
     return manifest
+
+
+def deterministic_names(spark, folder: str) -> None:
+    """Rename Spark's part files (``part-00003-<random uuid>.c000.snappy.parquet``) to
+    ``part-00000.snappy.parquet``, ``part-00001...`` in each folder, in their task order, and
+    drop the checksum files, which name the old files."""
+    if "://" in folder and not folder.startswith("file://"):
+        return _deterministic_names_hadoop(spark, folder)
+    for directory, _, files in os.walk(folder.removeprefix("file://")):
+        parts = sorted(f for f in files if f.startswith("part-"))
+        for i, name in enumerate(parts):
+            renamed = os.path.join(directory, f"part-{i:05d}.{_suffix(name)}")
+            os.replace(os.path.join(directory, name), renamed)
+        for name in files:
+            if name.endswith(".crc"):
+                os.remove(os.path.join(directory, name))
+
+
+def _deterministic_names_hadoop(spark, folder: str) -> None:
+    jvm = spark._jvm
+    root = jvm.org.apache.hadoop.fs.Path(folder)
+    fs = root.getFileSystem(spark._jsc.hadoopConfiguration())
+    todo = [root]
+    while todo:
+        directory = todo.pop()
+        entries = list(fs.listStatus(directory))
+        todo += [e.getPath() for e in entries if e.isDirectory()]
+        parts = sorted(e.getPath().getName() for e in entries if e.isFile()
+                       and e.getPath().getName().startswith("part-"))
+        for i, name in enumerate(parts):
+            fs.rename(jvm.org.apache.hadoop.fs.Path(directory, name),
+                      jvm.org.apache.hadoop.fs.Path(directory, f"part-{i:05d}.{_suffix(name)}"))
+
+
+def _suffix(name: str) -> str:
+    """``snappy.parquet`` of ``part-00003-<uuid>.c000.snappy.parquet``."""
+    return re.sub(r"^c\d+\.", "", name.split(".", 1)[1]) if "." in name else "parquet"
 
 
 def _write_text(spark, path: str, text: str) -> None:

@@ -8,8 +8,10 @@ item pair) on date d:
 
 Panel
     One row per series and day from the series' first to its last day in ``train.csv``;
-    a missing day is a zero-sales day with no promotion. ``onpromotion`` missing in the
-    source (before it was tracked) counts as no promotion.
+    a missing day is a zero-sales day. ``onpromotion`` is 1 when ``train.csv`` or the
+    promotion plan (``test.csv``, :mod:`demandcast.data.promotions`) says the day is
+    promoted, a zero-sales day included; a flag missing in ``train.csv`` (before it was
+    tracked) counts as no promotion.
 Calendar
     ``year, month, day, dayofweek`` (Monday=0), ``weekofyear`` (ISO), ``is_weekend``.
 Holidays

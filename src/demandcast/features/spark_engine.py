@@ -21,23 +21,49 @@ SCHEMAS = {
     "holidays_events.csv": "date DATE, type STRING, locale STRING, locale_name STRING, "
                            "description STRING, transferred BOOLEAN",
     "transactions.csv": "date DATE, store_nbr INT, transactions LONG",
+    "test.csv": "id LONG, date DATE, store_nbr INT, item_nbr INT, onpromotion BOOLEAN",
 }
+OPTIONAL = ("test.csv",)  # the promotion plan (demandcast.data.promotions)
+
+
+def exists(spark, path: str) -> bool:
+    """Whether ``path`` is a file, on any filesystem Hadoop knows (local, hdfs://, s3a://)."""
+    jvm = spark._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    return bool(hpath.getFileSystem(spark._jsc.hadoopConfiguration()).isFile(hpath))
+
+
+def raw_path(spark, data_dir: str, name: str) -> str | None:
+    """``data_dir/name``, else its gzip-compressed ``name.gz`` (Spark reads it as it is)."""
+    for candidate in (f"{data_dir}/{name}", f"{data_dir}/{name}.gz"):
+        if exists(spark, candidate):
+            return candidate
+    return None
 
 
 def read_raw(spark, data_dir: str) -> dict[str, DataFrame]:
-    """The raw files, typed by explicit schemas (validated upstream, so FAILFAST)."""
-    return {
-        name: spark.read.csv(f"{data_dir}/{name}", header=True, schema=schema, mode="FAILFAST")
-        for name, schema in SCHEMAS.items()
-    }
+    """The raw files, typed by explicit schemas (validated upstream, so FAILFAST); an optional
+    file that is absent is left out."""
+    out = {}
+    for name, schema in SCHEMAS.items():
+        path = raw_path(spark, data_dir, name)
+        if path is None and name in OPTIONAL:
+            continue
+        out[name] = spark.read.csv(path or f"{data_dir}/{name}", header=True, schema=schema,
+                                   mode="FAILFAST")
+    return out
 
 
 def day_number(col) -> F.Column:
     return F.datediff(col, F.lit("1970-01-01"))
 
 
-def panel(train: DataFrame) -> DataFrame:
-    """One row per series and day between its first and last sale; gaps are zero days."""
+def panel(train: DataFrame, plan: DataFrame | None = None) -> DataFrame:
+    """One row per series and day between its first and last sale; gaps are zero days.
+
+    ``onpromotion`` is promoted in ``train.csv`` or in the promotion ``plan`` (which also
+    lists promoted days without sales, which ``train.csv`` cannot).
+    """
     # One shuffle by series serves the span aggregate, the join and the series windows
     # (with spark.sql.requireAllClusterKeysForCoPartition=false, see conf/spark/).
     train = train.repartition("store_nbr", "item_nbr")
@@ -46,9 +72,16 @@ def panel(train: DataFrame) -> DataFrame:
     days = spans.select("store_nbr", "item_nbr",
                         F.explode(F.sequence("first", "last")).alias("date"))
     sales = train.select(*KEYS, "unit_sales", "onpromotion")
-    return (days.join(sales, list(KEYS), "left")
-            .withColumn("unit_sales", F.coalesce("unit_sales", F.lit(0.0)))
-            .withColumn("onpromotion", F.coalesce(F.col("onpromotion").cast("long"), F.lit(0))))
+    out = (days.join(sales, list(KEYS), "left")
+           .withColumn("unit_sales", F.coalesce("unit_sales", F.lit(0.0)))
+           .withColumn("onpromotion", F.coalesce(F.col("onpromotion").cast("long"), F.lit(0))))
+    if plan is None:
+        return out
+    planned = (plan.where(F.col("onpromotion")).select(*KEYS).distinct()
+               .withColumn("_planned", F.lit(1).cast("long")))
+    return (out.join(planned, list(KEYS), "left")
+            .withColumn("onpromotion", F.greatest("onpromotion", F.coalesce("_planned", F.lit(0))))
+            .drop("_planned"))
 
 
 def calendar(df: DataFrame) -> DataFrame:
@@ -149,9 +182,16 @@ def transactions_feature(transactions: DataFrame, stores: DataFrame, first, last
 
 
 def priors(df: DataFrame, train_end, spec: Spec) -> dict[str, DataFrame]:
-    """Mean daily sales per level on the training window only (never the test window)."""
+    """Mean daily sales per level on the training window only (never the test window).
+
+    Summed as decimals: sales have at most 3 decimals (sold by weight), so the sums are exact
+    and do not depend on the order Spark merges partial sums in; doubles would differ in the
+    last bits from run to run, and so would the feature table's bytes.
+    """
     window = df.where(F.col("date") <= F.lit(train_end).cast("date"))
-    return {level: window.groupBy(*PRIOR_KEYS[level]).agg(F.avg(spec.target).alias(f"prior_{level}"))
+    exact = F.col(spec.target).cast("decimal(38,6)")
+    return {level: window.groupBy(*PRIOR_KEYS[level])
+            .agg(F.avg(exact).cast("double").alias(f"prior_{level}"))
             for level in spec.priors}
 
 
@@ -183,7 +223,7 @@ def build(raw: dict[str, DataFrame], spec: Spec, train_end, first, last) -> tupl
     """The feature table (keys, target, features in spec order) and the priors tables."""
     families = sorted(r["family"] for r in raw["items.csv"].select("family").distinct().collect())
     store_cols, item_cols = encodings(raw["stores.csv"], raw["items.csv"], families)
-    df = (panel(raw["train.csv"]).join(F.broadcast(store_cols), "store_nbr")
+    df = (panel(raw["train.csv"], raw.get("test.csv")).join(F.broadcast(store_cols), "store_nbr")
           .join(F.broadcast(item_cols), "item_nbr"))
     level_priors = priors(df, train_end, spec)
     df = rolling(calendar(df), spec)

@@ -93,14 +93,22 @@ def between(table: pd.DataFrame, first, last) -> pd.DataFrame:
     return table[keep]
 
 
-def read_static(data_dir) -> dict[str, pd.DataFrame]:
-    """The raw tables online features need (never the target or the truth)."""
-    data_dir = Path(data_dir)
-    names = ("stores.csv", "items.csv", "holidays_events.csv", "transactions.csv")
-    missing = [n for n in names if not (data_dir / n).exists()]
+def read_static(data_dir, data=None) -> dict[str, pd.DataFrame]:
+    """The raw tables online features need (never the target or the truth); ``data`` (the
+    data preset) says where the holiday calendar comes from (file, or the `holidays` package)."""
+    from demandcast.data import holiday_calendar
+    from demandcast.data.rawcsv import locate
+
+    package = data is not None and holiday_calendar.source(data) == "package"
+    names = ["stores.csv", "items.csv", "transactions.csv"] + ([] if package else [holiday_calendar.FILE])
+    found = {n: locate(data_dir, n) for n in names}
+    missing = [n for n, path in found.items() if path is None]
     if missing:
         raise UserError(f"{data_dir}: {', '.join(missing)} missing; `make data` restores the raw files")
-    return {n: pd.read_csv(data_dir / n) for n in names}
+    static = {n: pd.read_csv(path) for n, path in found.items()}
+    if package:
+        static[holiday_calendar.FILE] = holiday_calendar.from_config(data)
+    return static
 
 
 def read_priors(features_dir, spec: Spec) -> dict[str, pd.DataFrame]:

@@ -6,7 +6,8 @@ earlier-start markers, the priors and a global mean for fallbacks, the static ta
 transactions the snapshot's origins need); :func:`metadata` the provenance and limits;
 :func:`build_bento` puts the written bundle (:mod:`demandcast.serving.bundle`) into a
 BentoML model in a private store, runs ``bentoml build`` with ``bento/bentofile.yaml``
-(which ships the ``demandcast`` library as a src-layout package) and exports the archive.
+(which ships the ``demandcast`` library as a src-layout package) on a copy of the project's
+``bento/`` and library outside any hidden folder (:func:`build_context`), and exports the archive.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from demandcast.features import feature_spec
 from demandcast.features.feature_spec import KEYS
 from demandcast.models import dataset
 
-BENTOFILE = "bento/bentofile.yaml"  # under the project root, which is also the build context
+BENTOFILE = "bento/bentofile.yaml"  # under the project root; built from a copy (build_context)
 MODEL_NAME = "demandcast-forecaster"  # the BentoML model holding the bundle
 ARCHIVE = "demandcast.bento"
 
@@ -103,7 +104,7 @@ def snapshot(cfg, spec: feature_spec.Spec, features_dir: Path) -> Snapshot:
     first = end - dt.timedelta(days=snapshot_days(cfg, spec) - 1)
     prior_cutoff = end - dt.timedelta(days=spec.test_days + spec.valid_days)
     history, global_prior = history_snapshot(features_dir, spec, first, prior_cutoff)
-    static = dataset.read_static(cfg.paths.data)
+    static = dataset.read_static(cfg.paths.data, cfg.data)
     tx = static.pop("transactions.csv")
     tx_since = pd.Timestamp(first) - pd.Timedelta(days=spec.tx_lag + spec.tx_window)
     tx = tx[pd.to_datetime(tx["date"]) >= tx_since].reset_index(drop=True)
@@ -132,6 +133,25 @@ def feature_config(cfg) -> dict:
     return OmegaConf.to_container(cfg.features, resolve=True)
 
 
+def build_context(root: Path, dest: Path) -> Path:
+    """A copy of what ``bento/bentofile.yaml`` includes (``bento/`` and the library's modules),
+    for ``bentoml build`` to read: it refuses a context under a hidden folder, such as the
+    ``.dvc/tmp/exps/...`` copy DVC runs a queued or ``--temp`` experiment in, so ``dest``
+    must not be under one."""
+    hidden = [part for part in dest.resolve().parts if part.startswith(".") and part not in (".", "..")]
+    if hidden:
+        raise UserError(f"the bento build folder {dest} is under a hidden folder ({hidden[0]}), which "
+                        "bentoml refuses: set TMPDIR to a folder without a leading dot in its path")
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(root / "bento", dest / "bento", ignore=shutil.ignore_patterns("__pycache__"))
+    library = root / "src" / "demandcast"
+    for path in sorted(library.rglob("*.py")):
+        target = dest / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    return dest
+
+
 def build_bento(folder: Path, metadata: dict, archive: Path, home: Path) -> dict:
     """Bundle -> BentoML model -> ``bentoml build`` -> exported archive, in a private store."""
     os.environ["BENTOML_HOME"] = str(home)  # read when bentoml is first imported
@@ -149,9 +169,9 @@ def build_bento(folder: Path, metadata: dict, archive: Path, home: Path) -> dict
         for path in folder.iterdir():
             shutil.copy(path, Path(model.path) / path.name)
     os.environ["DEMANDCAST_BENTO_MODEL"] = str(model.tag)
-    root = config.root()
+    context = build_context(config.root(), home.parent / "context")
     try:
-        bento = bentoml.bentos.build_bentofile(str(root / BENTOFILE), build_ctx=str(root))
+        bento = bentoml.bentos.build_bentofile(str(context / BENTOFILE), build_ctx=str(context))
     except Exception as exc:
         raise UserError(f"bentoml build with {BENTOFILE} failed: {exc!r}") from exc
     archive.parent.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,23 @@
 """MLflow runs: the store set-up, the provenance every run carries (git commit, data
-version, feature spec), and what the train and evaluate stages log."""
+version, feature spec), and what the train and evaluate stages log.
+
+**One store per project.** The default store is SQLite at ``<project>/artifacts/mlflow.db``
+where the project is the DVC workspace: ``$DVC_ROOT``, which DVC sets for every stage it
+runs and, in an experiment run in a temporary copy (``dvc exp run --temp``, ``--queue``),
+points at the workspace the experiment came from. So every experiment's runs and model
+versions land in the workspace's one store, not in a throw-away copy. ``mlflow.tracking_uri``
+or ``$MLFLOW_TRACKING_URI`` choose another store.
+
+**A run is found by its model.** The train run is tagged with the digest of the model's
+bytes (``model_digest``); evaluate and register find it by that tag, so no run id sits in a
+DVC-hashed output (a run id differs on every rerun; the model's bytes do not).
+"""
 
 from __future__ import annotations
 
-import json
+import contextlib
+import fcntl
+import hashlib
 import logging
 import os
 import subprocess
@@ -12,17 +26,48 @@ from pathlib import Path
 from demandcast import config
 from demandcast.errors import UserError
 
-RUN_FILE = "mlflow_run.json"
+MODEL_FILE = "model.json"
+DIGEST_TAG = "model_digest"
+
+
+def project_root() -> Path:
+    """The DVC workspace the stages belong to: ``$DVC_ROOT`` (set by DVC, the workspace even in
+    an experiment's temporary copy), else the project root."""
+    given = os.environ.get("DVC_ROOT")
+    return Path(given).resolve() if given else config.root()
+
+
+def _store_dir(cfg) -> Path:
+    artifacts = Path(str(cfg.paths.artifacts))
+    return artifacts.resolve() if artifacts.is_absolute() else project_root() / artifacts
 
 
 def tracking_uri(cfg) -> str:
-    """conf ``mlflow.tracking_uri``, else $MLFLOW_TRACKING_URI, else SQLite under artifacts/."""
+    """conf ``mlflow.tracking_uri``, else $MLFLOW_TRACKING_URI, else SQLite in the project's
+    artifacts/ (see the module docstring)."""
     configured = cfg.mlflow.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
     if configured:
         return str(configured)
-    db = Path(str(cfg.paths.artifacts)).resolve() / "mlflow.db"
+    db = _store_dir(cfg) / "mlflow.db"
     db.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{db}"
+
+
+@contextlib.contextmanager
+def store_lock(cfg):
+    """Serialize work on a SQLite store across processes (queued experiments run in parallel):
+    creating its tables, and the registry's read-decide-write of the champion."""
+    uri = tracking_uri(cfg)
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    lock = Path(uri.removeprefix("sqlite:///") + ".lock")
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def setup(cfg):
@@ -37,14 +82,36 @@ def setup(cfg):
     mlflow.set_tracking_uri(uri)
     name = str(cfg.mlflow.experiment)
     try:
-        if mlflow.get_experiment_by_name(name) is None:
-            store = Path(str(cfg.paths.artifacts)).resolve() / "mlartifacts"
-            location = store.as_uri() if uri.startswith("sqlite") else None
-            mlflow.create_experiment(name, artifact_location=location)
-        mlflow.set_experiment(name)
+        with store_lock(cfg):
+            if mlflow.get_experiment_by_name(name) is None:
+                location = (_store_dir(cfg) / "mlartifacts").as_uri() if uri.startswith("sqlite") else None
+                mlflow.create_experiment(name, artifact_location=location)
+            mlflow.set_experiment(name)
     except Exception as exc:  # an unreachable server or a broken store: say which
         raise UserError(f"MLflow tracking store {uri} is not usable: {exc}") from exc
     return mlflow
+
+
+def model_digest(model_dir) -> str:
+    """The sha256 of the saved model's bytes: what identifies its MLflow run and version."""
+    path = Path(model_dir) / MODEL_FILE
+    if not path.exists():
+        raise UserError(f"{path} is missing: run the train stage first (dvc repro train)")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def find_train_run(cfg, model_dir) -> dict:
+    """The latest train run of the model in ``model_dir`` (found by its digest): run_id, digest."""
+    digest = model_digest(model_dir)
+    mlflow = setup(cfg)
+    found = mlflow.search_runs(filter_string=f"tags.{DIGEST_TAG} = '{digest}' and tags.stage = 'train'",
+                               order_by=["attributes.start_time DESC"], max_results=1,
+                               output_format="list")
+    if not found:
+        raise UserError(f"the MLflow store {tracking_uri(cfg)} has no train run of the model in {model_dir} "
+                        f"({DIGEST_TAG} {digest[:12]}): run the train stage (dvc repro -f train) "
+                        "against this store")
+    return {"run_id": found[0].info.run_id, DIGEST_TAG: digest}
 
 
 def git_commit() -> str:
@@ -67,21 +134,15 @@ def data_version(root: Path | None = None) -> str:
     return "untracked"
 
 
+def experiment_tags() -> dict[str, str]:
+    """``dvc_experiment`` when DVC runs the stage for an experiment (``$DVC_EXP_NAME``)."""
+    name = os.environ.get("DVC_EXP_NAME")
+    return {"dvc_experiment": name} if name else {}
+
+
 def provenance(manifest: dict) -> dict[str, str]:
     return {"git_commit": git_commit(), "data_version": data_version(),
             "feature_spec_hash": manifest["spec_hash"]}
-
-
-def save_run(folder, run_id: str, **extra) -> None:
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    (Path(folder) / RUN_FILE).write_text(json.dumps({"run_id": run_id, **extra}, indent=2) + "\n")
-
-
-def load_run(folder) -> dict:
-    path = Path(folder) / RUN_FILE
-    if not path.exists():
-        raise UserError(f"{path} is missing: run the train stage first (dvc repro train)")
-    return json.loads(path.read_text())
 
 
 def log_training(cfg, forecaster, summary: dict, manifest: dict, example, out: Path) -> str:
@@ -91,7 +152,8 @@ def log_training(cfg, forecaster, summary: dict, manifest: dict, example, out: P
     from mlflow.models import infer_signature
 
     with mlflow.start_run(run_name="train") as active:
-        mlflow.set_tags({**provenance(manifest), "stage": "train"})
+        mlflow.set_tags({**provenance(manifest), "stage": "train", DIGEST_TAG: model_digest(out),
+                         **experiment_tags()})
         mlflow.log_params({k: v for k, v in summary["params"].items()})
         mlflow.log_params({"best_iteration": summary["best_iteration"], "data": str(cfg.data.name),
                            **{f"fold.{k}": v for k, v in summary["fold"].items()}})
@@ -108,7 +170,7 @@ def log_evaluation(cfg, headline: dict, artifacts: Path, reports: Path) -> None:
     """The evaluate stage's metrics, report, plots and interval widths onto the train run."""
     import math
 
-    run = load_run(artifacts / "model")
+    run = find_train_run(cfg, artifacts / "model")
     mlflow = setup(cfg)
     with mlflow.start_run(run_id=run["run_id"]):
         mlflow.log_metrics({f"{part}.{k}": v for part, vals in headline.items() for k, v in vals.items()

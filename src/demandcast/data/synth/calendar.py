@@ -1,6 +1,7 @@
 """The calendar of the synthetic world: US holidays and events, and their effect on demand.
 
-Holidays come from the ``holidays`` package. ``holidays_events.csv`` follows Favorita's
+Holidays come from the ``holidays`` package (:func:`demandcast.data.holiday_calendar.package_rows`).
+``holidays_events.csv`` follows Favorita's
 conventions: a holiday moved to another day keeps its row with ``transferred=True`` and the
 day it is actually observed gets a row of type ``Transfer``; state holidays are ``Regional``
 with the state as ``locale_name``; shopping days are ``Event`` or ``Additional``.
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-import holidays
 import numpy as np
 import pandas as pd
 
+from demandcast.data.holiday_calendar import package_rows
+
 COUNTRY = "United States"
-OBSERVED = " (observed)"
+LANGUAGE = "en_US"
 
 # Families are grouped by how shoppers treat them around holidays.
 GROUPS = ("food", "fresh", "drink", "nonfood")
@@ -85,45 +87,14 @@ def _events(year: int) -> list[tuple[dt.date, str, str]]:
     ]
 
 
-def _rows(calendar: dict, locale: str, locale_name: str, skip: set) -> list[dict]:
-    rows = []
-    observed = {name.removesuffix(OBSERVED) for name in calendar.values() if name.endswith(OBSERVED)}
-    for day, names in sorted(calendar.items()):
-        for name in names.split("; "):
-            if (day, name.removesuffix(OBSERVED)) in skip:
-                continue
-            moved = name.endswith(OBSERVED)
-            transferred = (
-                not moved
-                and name in observed
-                and any(
-                    n == name + OBSERVED and abs((d - day).days) <= 3
-                    for d, ns in calendar.items()
-                    for n in ns.split("; ")
-                )
-            )
-            rows.append(
-                {
-                    "date": day,
-                    "type": "Transfer" if moved else "Holiday",
-                    "locale": locale,
-                    "locale_name": locale_name,
-                    "description": name.removesuffix(OBSERVED),
-                    "transferred": transferred,
-                }
-            )
-    return rows
-
-
 def holidays_events(start: dt.date, until: dt.date, states: list[str]) -> pd.DataFrame:
     """``holidays_events.csv`` for ``start..until``: national, state and event days."""
     years = range(start.year, until.year + 1)
-    national = holidays.US(years=years)
-    rows = _rows(national, "National", COUNTRY, set())
-    national_days = {(d, n.removesuffix(OBSERVED)) for d, ns in national.items() for n in ns.split("; ")}
+    rows = package_rows("US", years, "National", COUNTRY, language=LANGUAGE)
+    national_days = frozenset((r["date"], r["description"]) for r in rows)
     for state in sorted(set(states)):
-        regional = holidays.country_holidays("US", subdiv=state, years=years)
-        rows += _rows(regional, "Regional", state, national_days)
+        rows += package_rows("US", years, "Regional", state, subdiv=state, language=LANGUAGE,
+                             skip=national_days)
     for year in years:
         rows += [
             {"date": d, "type": t, "locale": "National", "locale_name": COUNTRY,

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from demandcast.data.synth.promotions import plan_rows
+
 RETURN_MEAN = 1.3   # a return is 1 + Poisson(0.3) units
 WEIGHT_SHAPE = 30.0  # per-unit weight of by-weight items ~ Gamma(30, 1/30): mean 1
 RAMP_DAYS = 10.0    # launch/opening ramp time constant
@@ -64,6 +66,7 @@ class World:
 class Chunk:
     train: pa.Table        # rows of train.csv (non-zero sales), without ids
     truth: pa.Table        # expected demand for every active series-day
+    plan: pa.Table         # the promotion plan: every promoted series-day, sold or not (no ids)
     store_demand: np.ndarray  # (days, n_stores) expected units per store and day
     first_day: int
 
@@ -120,6 +123,8 @@ def simulate(world: World, chunk_days: int, seed: int) -> Iterator[Chunk]:
         yield Chunk(
             train=_rows(w, days, active & (sales != 0), sales, promo, tracked=True),
             truth=_rows(w, days, active, expected, promo, tracked=False),
+            plan=plan_rows(w.start, w.store_nbr[w.s_store], w.item_nbr[w.s_item], days, active,
+                           promo, w.promo_tracked_from),
             store_demand=mu @ store_onehot,
             first_day=lo,
         )

@@ -1,0 +1,57 @@
+"""The features stage's warnings: named holidays the calendar lacks, constant features; and
+the same inputs giving the same bytes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+
+from demandcast.features import checks, etl, feature_spec, spark_engine
+from tests.features.test_spark_engine import raw_frames, sales
+from tests.helpers import digests
+
+D = dt.date
+SPANISH = [(D(2023, 1, 1), "Holiday", "National", "Ecuador", "Primer dia del ano", False),
+           (D(2023, 2, 20), "Holiday", "National", "Ecuador", "Carnaval", False),
+           (D(2023, 12, 25), "Holiday", "National", "Ecuador", "Navidad", False)]
+
+
+@pytest.fixture(scope="module")
+def spec(tiny_cfg):
+    return feature_spec.from_config(tiny_cfg.features)
+
+
+def test_a_spanish_calendar_with_english_names_warns_for_each_named_holiday(spark, spec):
+    raw = raw_frames(spark, sales(1, 10, D(2023, 1, 1), list(range(1, 41))), SPANISH)
+    table, _ = spark_engine.build(raw, spec, "2023-01-20", "2023-01-01", "2023-02-09")
+    report = checks.report(table, raw["holidays_events.csv"], spec, "2023-01-20", "data/holidays_events.csv")
+    assert report["holidays"]["named_missing"] == dict(spec.named)  # all five US names
+    constant = report["constant_features"]
+    for name in spec.named:
+        assert constant[f"is_{name}"] == 0.0 and constant[f"days_to_{name}"] == spec.cap_days
+    assert "lag_1" not in constant and "unit_sales" not in constant
+    text = "\n".join(report["warnings"])
+    assert "named holiday 'christmas' ('Christmas Day') never occurs in the calendar" in text
+    assert "set data.holidays.named" in text and "constant over the training window" in text
+
+    spanish = replace(spec, named={"new_year": "Primer dia del ano", "carnaval": "Carnaval"})
+    table, _ = spark_engine.build(raw, spanish, "2023-01-20", "2023-01-01", "2023-02-09")
+    report = checks.report(table, raw["holidays_events.csv"], spanish, "2023-01-20", "file")
+    assert report["holidays"]["named_missing"] == {}
+    assert "is_new_year" not in report["constant_features"]  # New Year's Day is in the window
+
+
+@pytest.mark.slow
+def test_features_twice_into_separate_folders_give_the_same_bytes(spark, data_cfg, tiny_cfg, small_data,
+                                                                  tmp_path):
+    """Part files named by task, rows sorted, priors summed exactly: DVC's hash cannot move."""
+    first = etl.run(spark, str(small_data), str(tmp_path / "a"), data_cfg, tiny_cfg.features)
+    etl.run(spark, str(small_data), str(tmp_path / "b"), data_cfg, tiny_cfg.features)
+    a, b = digests(tmp_path / "a"), digests(tmp_path / "b")
+    assert a == b
+    assert not [name for name in a if name.endswith(".crc")]
+    months = [name for name in a if name.endswith(".parquet") and name.startswith("part_month=")]
+    assert months and all(name.endswith("/part-00000.snappy.parquet") for name in months)
+    assert first["checks"]["warnings"]  # a US calendar has no Bridge or Work Day rows

@@ -1,0 +1,80 @@
+"""What evaluation scores: cells with and without ground truth, and promotions from the plan only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from demandcast.data import promotions
+from demandcast.models import dataset, evaluation, forecast, scoring
+
+KEYS = ["store_nbr", "item_nbr", "date"]
+
+
+@pytest.fixture(scope="module")
+def window(tiny_model, tiny_data):
+    m = tiny_model
+    truth = scoring.read_truth(tiny_data / "truth" / "expected_demand.parquet")
+    plan = promotions.read_plan(tiny_data)
+    cells, _ = evaluation.forecast_window(m.forecaster, m.online, m.table, truth, plan, m.spec,
+                                          m.fold.origin, 28)
+    return truth, plan, cells
+
+
+def test_the_test_windows_promotions_come_from_the_plan_not_from_the_sales_rows(tiny_model, window):
+    """The leak is gone: a promoted day without sales is in the plan and is forecast promoted."""
+    m, (_, plan, cells) = tiny_model, window
+    planned = cells[KEYS].merge(plan, on=KEYS, how="left", indicator=True)["_merge"] == "both"
+    assert (cells["onpromotion"].to_numpy() == planned.to_numpy()).all()
+    unsold = cells[(cells["onpromotion"] == 1) & (cells["actual"] == 0)]
+    assert len(unsold) >= 5, "the plan should promote some days that sold nothing"
+
+    history = dataset.between(m.table, None, m.fold.origin)
+    series = unsold[["store_nbr", "item_nbr"]].drop_duplicates()
+    with_plan = forecast.recursive(m.forecaster, m.online, history, series, m.fold.origin, 28,
+                                   cells[[*KEYS, "onpromotion"]])
+    used = unsold[KEYS].merge(with_plan[[*KEYS, "onpromotion", "forecast"]], on=KEYS)
+    assert len(used) == len(unsold) and (used["onpromotion"] == 1).all()  # forecast with their promotion
+    without = forecast.recursive(m.forecaster, m.online, history, series, m.fold.origin, 28, None)
+    both = used.merge(without[[*KEYS, "forecast"]], on=KEYS, suffixes=("", "_none"))
+    assert (both["forecast"] > both["forecast_none"]).mean() > 0.8  # and the promotion raises them
+
+
+def test_without_a_plan_nothing_in_the_window_is_promoted(tiny_model, window):
+    """The feature table still has promoted days in the test window (train.csv's flags): they
+    must not reach the forecast."""
+    m, (truth, _, _) = tiny_model, window
+    day = pd.Timedelta(days=1)
+    test = dataset.between(m.table, m.fold.origin + day, m.fold.origin + 28 * day)
+    assert (test["onpromotion"] == 1).any()
+    cells, _ = scoring.grid(m.table, truth, None, m.spec, m.fold.origin, 28)
+    assert (cells["onpromotion"] == 0).all()
+
+
+def test_without_truth_every_day_of_every_recent_series_is_scored_and_no_oracle(tiny_model, window):
+    m, (_, plan, with_truth) = tiny_model, window
+    cells, unscored = evaluation.forecast_window(m.forecaster, m.online, m.table, None, plan, m.spec,
+                                                 m.fold.origin, 28)
+    series = cells[["store_nbr", "item_nbr"]].drop_duplicates()
+    assert len(cells) == 28 * len(series) and scoring.ORACLE not in cells
+    assert scoring.methods(cells) == ("model", "seasonal_naive", "moving_average_28")
+    # The truth's cells are a subset (its active days); where both score a cell they agree.
+    same = with_truth.merge(cells, on=KEYS, suffixes=("", "_no_truth"))
+    assert len(same) == len(with_truth)
+    np.testing.assert_allclose(same["model"], same["model_no_truth"])
+    summary = scoring.summarize(cells)
+    assert "wape_model_to_oracle" not in summary["ratios"]
+    assert summary["ratios"]["wape_model_to_best_baseline"] > 0
+    assert unscored >= 0
+
+
+def test_the_oracle_note_and_the_headline_without_truth(tiny_model, window):
+    cells = window[2].drop(columns=scoring.ORACLE)
+    note = evaluation.oracle_note(None, "data/truth/expected_demand.parquet")
+    assert not note["included"] and "does not exist (real data has none)" in note["reason"]
+    result = {"test": {**scoring.summarize(cells), "coverage": {"0.80": 0.8}},
+              "backtest": {"mean": scoring.mean_of_folds([scoring.summarize(cells)])}}
+    head = evaluation.headline(result)
+    assert head["test"]["wape_oracle"] is None and head["test"]["wape_model_to_oracle"] is None
+    assert head["test"]["wape"] > 0 and head["backtest"]["wape_oracle"] is None
