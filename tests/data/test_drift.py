@@ -14,16 +14,8 @@ from tests.helpers import digests
 
 
 @pytest.fixture(scope="module")
-def worlds(tmp_path_factory):
-    """tiny_drift with and without its shift (same seed, same world)."""
-    cfg = config.load(["data=tiny_drift"])
-    root = tmp_path_factory.mktemp("drift")
-    out = {}
-    for name, data in (("shifted", cfg.data), ("steady", OmegaConf.merge(cfg.data, {"drift": {"start": None}}))):
-        generate.run(data, 42, root / name, root / name / "truth" / "expected_demand.parquet")
-        out[name] = root / name
-    out["cfg"] = cfg
-    return out
+def worlds(drift_worlds):
+    return {**drift_worlds, "cfg": config.load(["data=tiny_drift"])}
 
 
 def read(path) -> pd.DataFrame:
