@@ -89,3 +89,13 @@ def test_the_bento_is_built_from_the_whole_library():
     assert "src/demandcast/**/*.py" in build["include"]
     package = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["package"]
     assert any(d.split("#")[0].strip() == "src/demandcast" for d in package["deps"])
+
+
+def test_the_serving_process_never_imports_monitoring_nor_evidently():
+    """Evidently takes seconds to import: the service must not pay for it."""
+    service = ROOT / "bento" / "service.py"
+    closure = library_closure(service)
+    assert closure and SRC / "demandcast" / "monitoring" not in {p.parent for p in closure}
+    for path in [service, *closure]:
+        found = {n for n in imported(path) if n.split(".")[0] == "evidently"}
+        assert not found, f"{path.relative_to(ROOT)} imports {found}"
