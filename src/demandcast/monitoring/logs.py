@@ -65,13 +65,18 @@ def read(days: list[dt.date], watched: list[str], directory=None, s3_uri: str | 
          endpoint_url: str | None = None) -> Served:
     """The records logged on ``days`` (UTC), from ``s3_uri`` if given, else ``directory``."""
     where = s3_uri or str(directory)
+    s3 = None
+    if s3_uri:
+        import boto3
+
+        s3 = boto3.session.Session().client("s3", endpoint_url=endpoint_url)
     collect = _Collector(watched)
     problems: list[str] = []
     bad = files = 0
     empty = []
     for day in days:
         before = collect.records
-        for name, lines in _sources(day, directory, s3_uri, endpoint_url):
+        for name, lines in _sources(day, directory, s3_uri, s3):
             files += 1
             for number, line in lines:
                 if not line.strip():
@@ -97,14 +102,11 @@ def read(days: list[dt.date], watched: list[str], directory=None, s3_uri: str | 
     return Served(cells, predict_rows, list(days), empty, collect.records, files, bad, problems)
 
 
-def _sources(day: dt.date, directory, s3_uri, endpoint_url) -> Iterator[tuple[str, Iterator]]:
-    """(name, numbered lines) of each log file of ``day``'s partition."""
+def _sources(day: dt.date, directory, s3_uri, s3) -> Iterator[tuple[str, Iterator]]:
+    """(name, numbered lines) of each log file of ``day``'s partition (``s3``: a boto3 client)."""
     partition = f"dt={day.isoformat()}/"
     if s3_uri:
-        import boto3
-
         bucket, prefix = parse_s3_uri(s3_uri)
-        s3 = boto3.session.Session().client("s3", endpoint_url=endpoint_url)
         try:
             keys = [obj["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
                 Bucket=bucket, Prefix=prefix + partition) for obj in page.get("Contents", [])
