@@ -64,7 +64,7 @@ def write_logs(folder: Path, predictions: int) -> dict:
         days = pd.date_range(origin + pd.Timedelta(days=1), periods=HORIZON, freq="D")
         keys = pd.MultiIndex.from_tuples([(s, i, d) for s, i in series.itertuples(index=False) for d in days],
                                          names=["store_nbr", "item_nbr", "date"])
-        rows = table.reindex(keys)
+        rows = table.reindex(keys).reset_index()
         x = rows[names].to_numpy(np.float64)
         f = forecaster.predict_matrix(x)
         bands = conformal.intervals(f, np.tile(np.arange(1, HORIZON + 1), len(series)), widths)

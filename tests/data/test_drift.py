@@ -57,11 +57,11 @@ def test_the_shift_hits_the_named_families_and_the_promotions(worlds):
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ({"drift": {"start": "2024-01-02"}}, r"must start a generated chunk .* use 2024-01-01 or 2024-03-14"),
+    ({"drift": {"start": "2023-05-02"}}, r"must start a generated chunk .* use 2023-05-01 or 2023-08-06"),
     ({"drift": {"families": ["CANDY"]}}, r"\['CANDY'\] carried by no store"),
     ({"drift": {"start": "2024-06-01"}}, "within the generated days"),
     ({"drift": {"demand_factor": 0}}, "demand_factor must be > 0"),
-    ({"later_days": 400}, "must be >= 0 and end by data.calendar_until"),
+    ({"later_days": 700}, "must be >= 0 and end by data.calendar_until"),
 ])
 def test_bad_drift_settings_are_named(worlds, tmp_path, override, message):
     data = OmegaConf.merge(worlds["cfg"].data, override)

@@ -56,7 +56,7 @@ def run_monitor(bento, export, *logs: str) -> dict:
 
 def test_no_alert_without_the_shift(bento, drift_worlds, tmp_path, capsys):
     asked = serve_and_replay(bento, tmp_path, drift_worlds["steady"])
-    assert asked["history_end"] == "2023-12-31" and asked["forecasts"] == 28 * asked["series"]
+    assert asked["history_end"] == "2023-04-30" and asked["forecasts"] == 28 * asked["series"]
     logs = tmp_path / "prediction-logs"
     before = digests(logs)
 
@@ -93,11 +93,11 @@ def test_the_shift_raises_the_alert_with_its_reasons(bento, drift_worlds, tmp_pa
     live = m["live_accuracy"]
     assert live["wape"] > live["backtest"]["wape"] * 1.15 and live["bias"] > 0.1  # forecasts now too high
     rec = m["recommendation"]
-    assert rec["retrain"] and rec["command"] == "uv run dvc exp run -S data.end=2024-02-25"
+    assert rec["retrain"] and rec["command"] == "uv run dvc exp run -S data.end=2023-06-25"
     reasons = " ".join(rec["reasons"])
     assert "live WAPE" in reasons and "worse than the backtest" in reasons
     assert all(c in reasons for c in sorted(drifted)[:3]) or "watched features drifted" in reasons
-    assert "RETRAIN" in printed and "uv run dvc exp run -S data.end=2024-02-25" in printed
+    assert "RETRAIN" in printed and "uv run dvc exp run -S data.end=2023-06-25" in printed
 
     rows = list(csv.DictReader(open(bento.root / "reports" / "monitoring" / "history.csv")))
     assert rows[-1]["retrain"] == "True" and float(rows[-1]["live_wape"]) == pytest.approx(live["wape"])
