@@ -56,13 +56,14 @@ def test_report_snapshot_history_and_workspace_are_written(tiny_bento, runs):
     assert len(workspace.list_runs(project.id)) >= 2
 
 
-@pytest.mark.parametrize(("override", "message"), [
-    ("monitor.source=elsewhere", "monitor.source='elsewhere': use one of"),
-    ("monitor.features=[nope_*]", "monitor.features: ['nope_*'] match no feature of the model"),
-    ("monitor.logs.start=2024-13-01", "monitor.logs.start='2024-13-01' is not a date"),
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["monitor.source=elsewhere"], "monitor.source='elsewhere': use one of"),
+    (["monitor.features=[nope_*]"], "monitor.features: ['nope_*'] match no feature of the model"),
+    (["monitor.source=prediction_logs", "monitor.logs.start=2024-13-01"],
+     "monitor.logs.start='2024-13-01' is not a date"),
 ])
-def test_bad_settings_are_named(tiny_bento, override, message, capsys):
-    assert monitor.main([*tiny_bento.args, override]) == 2
+def test_bad_settings_are_named(tiny_bento, overrides, message, capsys):
+    assert monitor.main([*tiny_bento.args, *overrides]) == 2
     assert message in capsys.readouterr().err
 
 
