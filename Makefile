@@ -39,7 +39,7 @@ params:
 data:
 	$(UV) run demandcast generate $(ARGS)
 
-# Benchmarks (figures to reports/bench_*.json). The accuracy and serving ones need the demo
+# Benchmarks (figures to reports/bench_*.json). The accuracy, serving and monitor ones need the demo
 # pipeline's artifacts (make run); favorita scale: bench/etl.py --preset favorita --spark large --full-etl.
 bench:
 	$(UV) run python bench/generate.py
@@ -48,6 +48,7 @@ bench:
 	$(UV) run python bench/objectives.py
 	$(UV) run python bench/peer.py
 	$(UV) run python bench/serve.py
+	$(UV) run python bench/monitor.py
 
 clean:
 	rm -rf artifacts .pytest_cache .ruff_cache

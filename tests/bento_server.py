@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -12,6 +13,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
+
+from tests.helpers import ROOT
 
 BENTOML = Path(sys.executable).parent / "bentoml"
 
@@ -20,6 +24,25 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def build_bento(root: Path, args: list[str], data: Path) -> SimpleNamespace:
+    """train -> evaluate -> register -> package in the stage workspace ``root`` (``args``: its
+    overrides), as DVC runs them; the bento imported into a throw-away BentoML store."""
+    from stages import evaluate, register, train  # the stages' own entry points
+
+    for stage in (train, evaluate, register):
+        assert stage.main(args) == 0, f"{stage.__name__} failed"
+    assert json.loads((root / "reports" / "registry.json").read_text())["decision"] == "champion"
+    done = subprocess.run([sys.executable, "-m", "stages.package", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    archive = root / "artifacts" / "package" / "demandcast.bento"
+    home = root / "bentoml"
+    import_bento(archive, home)
+    return SimpleNamespace(root=root, args=args, archive=archive, home=home, data=data,
+                           package=json.loads((root / "artifacts" / "package" / "package.json").read_text()),
+                           stdout=done.stdout)
 
 
 def import_bento(archive: Path, home: Path) -> None:

@@ -58,6 +58,20 @@ def tiny_data(tmp_path_factory, tiny_cfg):
     return out
 
 
+@pytest.fixture(scope="session")
+def drift_worlds(tmp_path_factory) -> dict[str, Path]:
+    """tiny_drift generated with its shift ("shifted") and without ("steady"): the same history
+    (train.csv and the rest), two next exports (later/train.csv); treat as read-only."""
+    from demandcast.data import generate
+
+    cfg = config.load(["data=tiny_drift"])
+    root = tmp_path_factory.mktemp("drift_worlds")
+    steady = OmegaConf.merge(cfg.data, {"drift": {"start": None}})
+    for name, data in (("shifted", cfg.data), ("steady", steady)):
+        generate.run(data, int(cfg.seed), root / name, root / name / "truth" / "expected_demand.parquet")
+    return {name: root / name for name in ("shifted", "steady")}
+
+
 def copy_project(dest: Path, data_preset: str | None = None) -> Path:
     """A throw-away git + DVC checkout of this working tree (tracked and new, unignored files).
 
@@ -86,6 +100,33 @@ def copy_project(dest: Path, data_preset: str | None = None) -> Path:
 def project(tmp_path):
     """A function making a throw-away checkout of this project (see ``copy_project``)."""
     return lambda data_preset=None: copy_project(tmp_path / "project", data_preset)
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    """A moto S3 server on loopback, with test credentials and no AWS settings of this machine."""
+    from tests.s3_server import CREDENTIALS, S3Endpoint
+
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    endpoint = S3Endpoint()
+    yield endpoint
+    if endpoint.up:
+        endpoint.stop()
+
+
+@pytest.fixture
+def bucket(s3):
+    """A fresh bucket on the ``s3`` server (moto's buckets outlive a test)."""
+    import uuid
+
+    import boto3
+
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3.url).create_bucket(Bucket=name)
+    return name
 
 
 @pytest.fixture
@@ -134,27 +175,12 @@ def tiny_bento(tmp_path_factory, tiny_data, tiny_features):
     """train -> evaluate -> register -> package on the tiny features, as the stages run them,
     with a SQLite MLflow store; the bento imported into a throw-away BentoML store.
     Small serving limits (serve.max_series=50, serve.max_body_bytes=300000) so tests can hit them."""
-    import json
-    from types import SimpleNamespace
-
-    from stages import evaluate, register, train  # the stages' own entry points, as DVC runs them
-    from tests.bento_server import import_bento
+    from tests.bento_server import build_bento
     from tests.helpers import stage_workspace
 
     root, args = stage_workspace(tmp_path_factory.mktemp("serving"), tiny_data, tiny_features,
                                  "evaluate.folds=1", "serve.max_series=50", "serve.max_body_bytes=300000")
-    for stage in (train, evaluate, register):
-        assert stage.main(args) == 0, f"{stage.__name__} failed"
-    assert json.loads((root / "reports" / "registry.json").read_text())["decision"] == "champion"
-    done = subprocess.run([sys.executable, "-m", "stages.package", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    archive = root / "artifacts" / "package" / "demandcast.bento"
-    home = root / "bentoml"
-    import_bento(archive, home)
-    return SimpleNamespace(root=root, args=args, archive=archive, home=home, data=tiny_data,
-                           package=json.loads((root / "artifacts" / "package" / "package.json").read_text()),
-                           stdout=done.stdout)
+    return build_bento(root, args, tiny_data)
 
 
 @pytest.fixture(scope="session")

@@ -52,11 +52,13 @@ def tracked_data(repo: Path, env: dict[str, str]) -> dict[str, str]:
     return digests(repo / "data")
 
 
-def stage_workspace(root: Path, tiny_data: Path, tiny_features, *extra: str) -> tuple[Path, list[str]]:
+def stage_workspace(root: Path, tiny_data: Path, tiny_features, *extra: str,
+                    data: str = "tiny") -> tuple[Path, list[str]]:
     """A throw-away artifacts folder holding the tiny features, and the stage overrides that
-    point artifacts, reports, data, truth and a SQLite MLflow store at it (plus ``extra``)."""
+    point artifacts, reports, data, truth and a SQLite MLflow store at it (plus ``extra``);
+    ``data`` is the data preset the features were made with."""
     (root / "artifacts").mkdir()
     (root / "artifacts" / "features").symlink_to(tiny_features[0])
     return root, [f"paths.artifacts={root / 'artifacts'}", f"paths.reports={root / 'reports'}",
                   f"paths.data={tiny_data}", f"paths.truth={tiny_data / 'truth' / 'expected_demand.parquet'}",
-                  f"mlflow.tracking_uri=sqlite:///{root / 'mlflow.db'}", "data=tiny", *extra]
+                  f"mlflow.tracking_uri=sqlite:///{root / 'mlflow.db'}", f"data={data}", *extra]

@@ -106,3 +106,13 @@ def test_a_copy_of_the_project_runs_its_own_library(tmp_path):
     done = subprocess.run([sys.executable, "-c", probe], cwd=copy, capture_output=True, text=True,
                           timeout=120, check=True)
     assert done.stdout.strip() == str(copy / "src" / "demandcast" / "config.py")
+
+
+def test_the_serving_process_never_imports_monitoring_nor_evidently():
+    """Evidently takes seconds to import: the service must not pay for it."""
+    service = ROOT / "bento" / "service.py"
+    closure = library_closure(service)
+    assert closure and SRC / "demandcast" / "monitoring" not in {p.parent for p in closure}
+    for path in [service, *closure]:
+        found = {n for n in imported(path) if n.split(".")[0] == "evidently"}
+        assert not found, f"{path.relative_to(ROOT)} imports {found}"

@@ -6,6 +6,9 @@
     ``dvc pull data.dvc`` when the remote is reachable, else regenerate (``make run``).
 ``demandcast params``
     Recompose ``params.yaml`` from ``conf/`` (``make params``).
+``demandcast replay [key=value ...]``
+    Send a newer export's weeks to a running service as planners' requests
+    (``monitor.replay``), so the monitor has served forecasts to score.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from demandcast import config
 from demandcast.cli import run_stage
 from demandcast.errors import UserError
 
-USAGE = "usage: demandcast {generate,obtain-data,params} [key=value ...]   (see conf/ and params.yaml)"
+USAGE = "usage: demandcast {generate,obtain-data,params,replay} [key=value ...]   (see conf/ and params.yaml)"
 
 
 def _generate(cfg) -> None:
@@ -32,7 +35,18 @@ def _obtain(cfg) -> int:
     return obtain.obtain(cfg)
 
 
-COMMANDS = {"generate": _generate, "obtain-data": _obtain}
+def _replay(cfg) -> None:
+    from demandcast.monitoring import replay
+
+    r = cfg.monitor.replay
+    done = replay.replay(str(r.url), str(r.export), int(r.origins), int(r.every_days), int(r.horizon),
+                         int(r.batch))
+    print(f"replayed {done['series']:,} series at origins {', '.join(done['origins'])} (history end "
+          f"{done['history_end']}): {done['forecasts']:,} forecasts from {r.url} (model "
+          f"{done['model_version']}), logged by the service")
+
+
+COMMANDS = {"generate": _generate, "obtain-data": _obtain, "replay": _replay}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,9 +1,6 @@
 """The prediction log against real storage: local partitions, and S3 on a loopback moto server
-that is stopped and restarted on the same port under load: nothing lost, nothing duplicated.
-
-moto keeps its S3 state in module-level backends, so a bucket and its objects survive a
-stop and a restart of ``ThreadedMotoServer`` in this process (checked below); it also means
-buckets outlive a test, hence a fresh bucket name per test.
+(``s3`` and ``bucket`` fixtures, tests/conftest.py) that is stopped and restarted on the same
+port under load: nothing lost, nothing duplicated.
 """
 
 from __future__ import annotations
@@ -13,17 +10,12 @@ import logging
 import statistics
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from demandcast.serving.prediction_log import PredictionLog, partition_for, read_records
 
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "AWS_DEFAULT_REGION": "us-east-1"}
 BASE = datetime(2026, 3, 31, 21, 7, tzinfo=UTC)  # + up to 29 h: crosses a day and a month
 
 
@@ -43,49 +35,6 @@ def wait_for(condition, what: str, timeout: float = 15.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.02)
-
-
-class S3Endpoint:
-    """A moto S3 server on loopback that can go down and come back on the same port."""
-
-    def __init__(self):
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._server.start()
-        host, self.port = self._server.get_host_and_port()
-        self.url, self.up = f"http://{host}:{self.port}", True
-
-    def stop(self) -> None:
-        self._server.stop()
-        self.up = False
-
-    def start(self) -> None:
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self._server.start()
-        self.up = True
-
-    def keys(self, bucket: str) -> set[str]:
-        s3 = boto3.client("s3", endpoint_url=self.url)
-        return {obj["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-                for obj in page.get("Contents", [])}
-
-
-@pytest.fixture
-def s3(monkeypatch):
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-    endpoint = S3Endpoint()
-    yield endpoint
-    if endpoint.up:
-        endpoint.stop()
-
-
-@pytest.fixture
-def bucket(s3):
-    name = f"predictions-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=s3.url).create_bucket(Bucket=name)
-    return name
 
 
 @pytest.mark.parametrize(("timestamp", "partition"), [

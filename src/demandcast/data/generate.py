@@ -6,10 +6,16 @@ plan ``test.csv`` (:mod:`demandcast.data.promotions`) to ``paths.data`` and the 
 demand of every active series-day to ``paths.truth``.
 The output is byte-identical for the same config and seed. Generation streams in chunks
 of ``data.chunk_days`` days, so memory stays flat as the history grows.
+
+``data.later_days`` (default 0) simulates that many days past ``data.end`` and writes
+``later/train.csv``: the next export (the whole history plus those days), the actuals
+that arrive after a model trained on ``train.csv`` went live, for monitoring. ``data.drift``
+shifts demand from a day on (:mod:`demandcast.data.synth.drift`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import time
@@ -18,11 +24,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from demandcast.data.promotions import PLAN_FILE
-from demandcast.data.synth import calendar, catalog
+from demandcast.data.synth import calendar, catalog, drift
 from demandcast.errors import UserError
 from demandcast.data.synth.demand import World, simulate
 
@@ -32,6 +39,7 @@ RAW_FILES = ("train.csv", "stores.csv", "items.csv", "holidays_events.csv",
 TRAIN_HEADER = b"id,date,store_nbr,item_nbr,unit_sales,onpromotion\n"
 PLAN_HEADER = b"id,date,store_nbr,item_nbr,onpromotion\n"
 CSV = pacsv.WriteOptions(include_header=False, quoting_style="none")
+LATER = "later/train.csv"  # the next export, with data.later_days more days (data.later_days > 0)
 
 
 def _day(value, key: str) -> np.datetime64:
@@ -52,6 +60,10 @@ def check_config(data) -> tuple[np.datetime64, int]:
     for key in ("n_stores", "n_items", "chunk_days"):
         if int(data[key]) < 1:
             raise UserError(f"data.{key} must be at least 1, got {data[key]}")
+    later = _later_days(data)
+    if later < 0 or _day(data.calendar_until, "calendar_until") < end + later:
+        raise UserError(f"data.later_days={later} must be >= 0 and end by data.calendar_until "
+                        f"({data.calendar_until})")
     for key in ("assortment", "late_store_share", "launch_share", "discontinue_share",
                 "slow_mover_share", "return_prob"):
         if not 0.0 <= float(data[key]) <= 1.0:
@@ -62,6 +74,7 @@ def check_config(data) -> tuple[np.datetime64, int]:
 def build_world(data, seed: int) -> tuple[World, dict[str, pd.DataFrame]]:
     """Draw the static world (catalogue, calendar, series parameters) from the seed."""
     start, n_days = check_config(data)
+    n_days += _later_days(data)
     rng = np.random.default_rng([seed, 1])
     store = catalog.stores(data, rng, n_days)
     item = catalog.items(data, rng, n_days)
@@ -113,6 +126,7 @@ def build_world(data, seed: int) -> tuple[World, dict[str, pd.DataFrame]]:
         return_prob=float(data.return_prob),
         promo_tracked_from=int((_day(data.promo_tracking_start, "promo_tracking_start") - start)
                                .astype(int)),
+        drift=drift.from_config(data, start, n_days, [fam[f].name for f in family]),
     )
     tables = {
         "stores.csv": store[["store_nbr", "city", "state", "type", "cluster"]],
@@ -174,32 +188,46 @@ def run(data, seed: int, out: Path, truth: Path, force: bool = False) -> dict:
                               ("item_nbr", pa.int32()), ("expected_demand", pa.float32()),
                               ("onpromotion", pa.bool_())])
     demand = np.zeros((world.n_days, len(world.store_nbr)))
-    rows = truth_rows = plan_rows = 0
+    rows = truth_rows = plan_rows = later_rows = 0
+    end = pa.scalar(dt.date.fromisoformat(str(data.end)), pa.date32())  # later days go to LATER only
+    later = _later_days(data) > 0
+    (tmp / LATER).parent.mkdir()
     with open(tmp / "train.csv", "wb") as sink, open(tmp / PLAN_FILE, "wb") as plan, \
+            open(tmp / LATER, "wb") as later_sink, \
             pq.ParquetWriter(tmp_truth, truth_schema, compression="zstd") as truth_out:
         sink.write(TRAIN_HEADER)
         plan.write(PLAN_HEADER)
+        later_sink.write(TRAIN_HEADER)
         for chunk in simulate(world, int(data.chunk_days), seed):
-            _write_with_ids(chunk.train, rows, sink)
-            _write_with_ids(chunk.plan, plan_rows, plan)
-            truth_out.write_table(chunk.truth)
+            published = chunk.train.filter(pc.less_equal(chunk.train["date"], end))
+            rows += _write_with_ids(published, rows, sink)
+            if later:  # rows come by date, so a published row has the same id in both files
+                later_rows += _write_with_ids(chunk.train, later_rows, later_sink)
+            plan_rows += _write_with_ids(chunk.plan.filter(pc.less_equal(chunk.plan["date"], end)),
+                                         plan_rows, plan)
+            truth_part = chunk.truth.filter(pc.less_equal(chunk.truth["date"], end))
+            truth_out.write_table(truth_part)
             demand[chunk.first_day:chunk.first_day + len(chunk.store_demand)] = chunk.store_demand
-            rows += chunk.train.num_rows
-            plan_rows += chunk.plan.num_rows
-            truth_rows += chunk.truth.num_rows
+            truth_rows += truth_part.num_rows
 
     tables["transactions.csv"] = _transactions(world, demand, seed)
     tables["oil.csv"] = _oil(world, seed)
     for name, frame in tables.items():
+        if name in ("transactions.csv", "oil.csv"):  # later days are in no file but LATER
+            frame = frame[frame["date"] <= str(data.end)]
         frame.to_csv(tmp / name, index=False, lineterminator="\n")
     summary = {"preset": str(data.name), "seed": seed, "train_rows": rows, "plan_rows": plan_rows,
-               "truth_rows": truth_rows, "series": len(world.level), "days": world.n_days}
+               "truth_rows": truth_rows, "series": len(world.level),
+               "days": world.n_days - _later_days(data), "later_rows": later_rows}
     (tmp / MARKER).write_text(json.dumps({"config": _plain(data), "seed": seed}, indent=2) + "\n")
 
     # Swap in only once everything is written: an interrupted run leaves the old data intact.
     out.mkdir(parents=True, exist_ok=True)
     for name in (*RAW_FILES, MARKER):
         (tmp / name).replace(out / name)
+    shutil.rmtree(out / Path(LATER).parent, ignore_errors=True)  # ours: the marker or force said so
+    if later:
+        (tmp / Path(LATER).parent).replace(out / Path(LATER).parent)
     truth.parent.mkdir(parents=True, exist_ok=True)
     tmp_truth.replace(truth)
     shutil.rmtree(tmp)
@@ -207,10 +235,16 @@ def run(data, seed: int, out: Path, truth: Path, force: bool = False) -> dict:
     return summary
 
 
-def _write_with_ids(table: pa.Table, first_id: int, sink) -> None:
-    """Append ``table`` to an open CSV with ids counting on from ``first_id``, as Favorita's."""
+def _write_with_ids(table: pa.Table, first_id: int, sink) -> int:
+    """Append ``table`` to an open CSV with ids counting on from ``first_id``, as Favorita's;
+    the number of rows written."""
     ids = pa.array(np.arange(first_id, first_id + table.num_rows, dtype=np.int64))
     pacsv.write_csv(table.add_column(0, "id", ids), sink, CSV)
+    return table.num_rows
+
+
+def _later_days(data) -> int:
+    return int(data.get("later_days") or 0)
 
 
 def _plain(node) -> dict:
@@ -230,4 +264,6 @@ def describe(summary: dict, cfg) -> str:
     return (f"generated {summary['train_rows']:,} train rows ({summary['series']:,} series x "
             f"{summary['days']:,} days, preset {summary['preset']}) into {cfg.paths.data}/ "
             f"in {summary['seconds']}s; promotion plan: {summary['plan_rows']:,} promoted days in "
-            f"test.csv; truth: {summary['truth_rows']:,} rows in {cfg.paths.truth}")
+            f"test.csv; truth: {summary['truth_rows']:,} rows in {cfg.paths.truth}"
+            + (f"; the next export, {_later_days(cfg.data)} days later: {summary['later_rows']:,} rows in "
+               f"{cfg.paths.data}/{LATER}" if summary["later_rows"] else ""))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from demandcast.data.synth.drift import Drift
 from demandcast.data.synth.promotions import plan_rows
 
 RETURN_MEAN = 1.3   # a return is 1 + Poisson(0.3) units
@@ -60,6 +61,7 @@ class World:
     by_weight: np.ndarray         # (S,) bool
     return_prob: float
     promo_tracked_from: int       # first day with onpromotion recorded
+    drift: Drift | None = None    # a demand shift from a day on (data.drift), or none
 
 
 @dataclass
@@ -93,7 +95,8 @@ def simulate(world: World, chunk_days: int, seed: int) -> Iterator[Chunk]:
         log_mu += w.yearly[:, days][w.s_family].T
         log_mu += w.holiday[:, days][w.s_group].T
 
-        starts = rng.random((n, n_series)) < w.promo_rate
+        rate = w.promo_rate if w.drift is None else w.drift.promo_rate(days, w.promo_rate)
+        starts = rng.random((n, n_series)) < rate
         length = rng.integers(3, 11, (n, n_series))
         shocks = rng.standard_normal((n, n_series))
         promo = np.empty((n, n_series), dtype=bool)
@@ -105,6 +108,8 @@ def simulate(world: World, chunk_days: int, seed: int) -> Iterator[Chunk]:
             z = w.phi * z + w.shock_sd * shocks[d]
             state[d] = z
         log_mu += promo * w.uplift + state
+        if w.drift is not None:
+            log_mu += w.drift.log_effect(days)
 
         age = days[:, None] - w.start_day
         active = (age >= 0) & (days[:, None] <= w.end_day)

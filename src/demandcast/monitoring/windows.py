@@ -1,0 +1,106 @@
+"""The windows monitoring compares, as frames of the watched features, ``target`` and ``prediction``.
+
+* **Reference**: the training window's rows of the feature table (the model's fold 0, as
+  the train stage cuts it), sampled to ``monitor.reference_rows``, with the model's
+  predictions on them.
+* **Current**, source ``data``: the last ``monitor.current_days`` days of the feature table
+  (the test window by default), sampled to ``monitor.current_rows``, with the model's
+  predictions (one day ahead, from the actual lags). Source ``prediction_logs``: the
+  served rows (:mod:`demandcast.monitoring.logs`), the logged forecast as the prediction
+  and the actual, where one arrived, as the target.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+
+import numpy as np
+import pandas as pd
+
+from demandcast.errors import UserError
+from demandcast.models import dataset
+
+
+def watched_features(names: list[str], patterns) -> list[str]:
+    """The model's features matching ``monitor.features`` (globs), in the model's order."""
+    patterns = [str(p) for p in patterns]
+    unmatched = [p for p in patterns if not fnmatch.filter(names, p)]
+    if unmatched:
+        raise UserError(f"monitor.features: {unmatched} match no feature of the model "
+                        f"({', '.join(names)})")
+    return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+
+
+def load_table(cfg, spec, features_dir) -> tuple[pd.DataFrame, dataset.Fold]:
+    """The feature table from the training window's first day on, and the model's fold."""
+    fold = dataset.fold(cfg.data.end, spec, cfg.model, int(cfg.evaluate.horizon))
+    return dataset.load_table(features_dir, spec, since=fold.train_start), fold
+
+
+def _frame(rows: pd.DataFrame, watched: list[str], target: str, forecaster) -> pd.DataFrame:
+    frame = rows[watched].astype(np.float32).reset_index(drop=True)
+    frame["target"] = rows[target].to_numpy(np.float64)
+    frame["prediction"] = forecaster.predict(rows)
+    return frame
+
+
+def _sample(rows: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    return rows if len(rows) <= n else rows.sample(n=int(n), random_state=seed).sort_index()
+
+
+def reference(table: pd.DataFrame, fold: dataset.Fold, spec, forecaster, watched: list[str],
+              n: int, seed: int) -> tuple[pd.DataFrame, dict]:
+    rows = dataset.between(table, fold.train_start, fold.train_end)
+    if rows.empty:
+        raise UserError(f"the training window ({fold.train_start}..{fold.train_end}) has no rows in "
+                        "the feature table: rerun the features stage (dvc repro)")
+    sample = _sample(rows, n, seed)
+    return _frame(sample, watched, spec.target, forecaster), {
+        "start": _day(rows["date"].min()), "end": _day(rows["date"].max()), "rows": len(sample)}
+
+
+def current_from_table(table: pd.DataFrame, spec, forecaster, watched: list[str], days: int, n: int,
+                       seed: int) -> tuple[pd.DataFrame, dict]:
+    last = table["date"].max()
+    first = last - pd.Timedelta(days=int(days) - 1)
+    rows = dataset.between(table, first, last)
+    sample = _sample(rows, n, seed)
+    return _frame(sample, watched, spec.target, forecaster), {
+        "start": _day(first), "end": _day(last), "rows": len(sample), "source": "data"}
+
+
+def current_from_logs(served, actuals, watched: list[str], n: int, seed: int) -> pd.DataFrame:
+    """The served model rows (forecast cells with features, and /predict rows), ``actuals``
+    (aligned with ``served.cells``, NaN where none arrived) as the target, each column
+    sampled on its own (:func:`column_samples`)."""
+    cells = served.cells
+    with_features = ~cells["fallback"].to_numpy(bool) & cells[watched].notna().any(axis=1).to_numpy()
+    frame = cells.loc[with_features, watched].reset_index(drop=True)
+    frame["target"] = np.asarray(actuals, dtype=np.float64)[with_features]
+    frame["prediction"] = cells.loc[with_features, "forecast"].to_numpy(np.float64)
+    extra = served.predict_rows.assign(target=np.nan)
+    frame = pd.concat([frame, extra[frame.columns]], ignore_index=True) if len(extra) else frame
+    return column_samples(frame, n, seed)
+
+
+def column_samples(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """Up to ``n`` non-missing values of each column, drawn column by column, padded with NaN.
+
+    Served rows are sparse by design (a fed-back feature is missing after the first days),
+    so sampling whole rows would starve the sparse columns. Drift is judged column by column
+    (univariate tests), so the rows need not line up across columns.
+    """
+    rng = np.random.default_rng(seed)
+    values = {}
+    for column in frame.columns:
+        present = frame[column].dropna().to_numpy()
+        if len(present) > n:
+            present = present[np.sort(rng.choice(len(present), n, replace=False))]
+        values[column] = present
+    length = max((len(v) for v in values.values()), default=0)
+    return pd.DataFrame({c: np.concatenate([v.astype(np.float64), np.full(length - len(v), np.nan)])
+                         for c, v in values.items()})
+
+
+def _day(value) -> str:
+    return pd.Timestamp(value).date().isoformat()
