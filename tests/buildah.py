@@ -56,6 +56,9 @@ class Buildah:
                         f'runroot = "{self.workdir / "run"}"\n')
         tmp = self.workdir / "tmp"
         tmp.mkdir(exist_ok=True)
+        auth = self.workdir / "auth.json"  # logins made here stay here, not in the user's files
+        if not auth.exists():
+            auth.write_text('{"auths": {}}\n')
         self.env = {**os.environ, "CONTAINERS_STORAGE_CONF": str(conf), "BUILDAH_ISOLATION": "chroot",
                     "BUILDAH_FORMAT": "docker", "TMPDIR": str(tmp),
                     "REGISTRY_AUTH_FILE": str(self.workdir / "auth.json")}

@@ -2,7 +2,8 @@
 
 The registry is Debian's ``docker-registry`` (the CNCF distribution registry) on loopback
 with htpasswd authentication, plain HTTP (``--tls-verify=false``). The image is built once,
-from the tiny bento the serving tests package, on the Debian base the container test uses
+from the tiny bento the serving tests package (``$DEMANDCAST_RELEASE_BENTO``: another archive,
+with its package.json beside it), on the Debian base the container test uses
 (:mod:`tests.buildah`: its debootstrap root file system is cached, so a machine pays for it
 once). After the push every local image is removed and the image is pulled back by digest:
 its labels must name the model version, the git commit and the data version, and it must
@@ -26,6 +27,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -33,8 +35,6 @@ from demandcast.release import IMAGE
 from demandcast.serving import requirements
 from tests.buildah import base_image, close_buildah, open_buildah
 from tests.helpers import ROOT
-
-pytestmark = pytest.mark.slow
 
 USER, PASSWORD = "releaser", "s3cret-for-tests"
 BASIC = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -105,7 +105,19 @@ def _get_json(url: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def released(buildah, registry, tiny_bento, tmp_path_factory):
+def bento(request):
+    """(archive, the package stage's package.json): the tiny bento the serving tests package,
+    or ``$DEMANDCAST_RELEASE_BENTO`` (an archive with its package.json beside it)."""
+    given = os.environ.get("DEMANDCAST_RELEASE_BENTO")
+    if given:
+        archive = Path(given)
+        return archive, json.loads((archive.parent / "package.json").read_text())
+    tiny = request.getfixturevalue("tiny_bento")
+    return tiny.archive, tiny.package
+
+
+@pytest.fixture(scope="module")
+def released(buildah, registry, bento, tmp_path_factory):
     """``python -m demandcast release`` against the registry, as ``make release`` runs it."""
     began = time.monotonic()
     base = base_image(buildah, TIMINGS)
@@ -115,7 +127,7 @@ def released(buildah, registry, tiny_bento, tmp_path_factory):
     env = {k: v for k, v in buildah.env.items() if not k.startswith("GITHUB_")}
     began = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "demandcast", "release", "--registry", registry,
-                           "--bento", str(tiny_bento.archive), "--base-image", base, "--tls-verify", "false",
+                           "--bento", str(bento[0]), "--base-image", base, "--tls-verify", "false",
                            "--summary", str(summary)], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=1800)
     TIMINGS["release (build + push)"] = time.monotonic() - began
@@ -123,11 +135,12 @@ def released(buildah, registry, tiny_bento, tmp_path_factory):
     return json.loads(summary.read_text()), done.stdout
 
 
-def test_release_pushes_both_tags_to_the_registry(released, registry, tiny_bento):
+@pytest.mark.slow
+def test_release_pushes_both_tags_to_the_registry(released, registry, bento):
     result, stdout = released
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     sha = head.stdout.strip()
-    version = tiny_bento.package["model_version"]
+    version = bento[1]["model_version"]
     assert result["tags"] == [f"{registry}/{IMAGE}:{sha}", f"{registry}/{IMAGE}:model-v{version}"]
     assert result["digest"].startswith("sha256:")
     assert result["image"] == f"{registry}/{IMAGE}@{result['digest']}"
@@ -137,8 +150,10 @@ def test_release_pushes_both_tags_to_the_registry(released, registry, tiny_bento
     assert f"release: pushed {result['image']}" in stdout
 
 
-def test_the_image_pulled_back_by_digest_carries_its_provenance(released, buildah, registry, tiny_bento):
+@pytest.mark.slow
+def test_the_image_pulled_back_by_digest_carries_its_provenance(released, buildah, registry, bento):
     result, _ = released
+    package = bento[1]
     buildah("rmi", "--all", "--force")  # nothing local left: what follows comes from the registry
     began = time.monotonic()
     buildah("pull", "--tls-verify=false", result["image"], timeout=900)
@@ -146,11 +161,11 @@ def test_the_image_pulled_back_by_digest_carries_its_provenance(released, builda
     inspected = json.loads(buildah("inspect", "--type", "image", result["image"]).stdout)
     labels = inspected["Docker"]["config"]["Labels"]
     sha = result["tags"][0].rsplit(":", 1)[1]
-    assert labels["io.demandcast.model.version"] == str(tiny_bento.package["model_version"])
-    assert labels["io.demandcast.model.name"] == tiny_bento.package["model_name"]
-    assert labels["io.demandcast.data.version"] == tiny_bento.package["data_version"]
+    assert labels["io.demandcast.model.version"] == str(package["model_version"])
+    assert labels["io.demandcast.model.name"] == package["model_name"]
+    assert labels["io.demandcast.data.version"] == package["data_version"]
     assert labels["io.demandcast.git.sha"] == labels["org.opencontainers.image.revision"] == sha
-    assert labels["io.demandcast.features.spec_hash"] == tiny_bento.package["feature_spec_hash"]
+    assert labels["io.demandcast.features.spec_hash"] == package["feature_spec_hash"]
     assert inspected["Docker"]["config"]["Healthcheck"]["Test"][0] == "CMD"  # docker format kept it
 
     # Exactly the locked packages, no more: the image is what the lock says.
@@ -166,3 +181,28 @@ def test_the_image_pulled_back_by_digest_carries_its_provenance(released, builda
 
 def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_models_provenance_is_read_from_inside_the_bento(tmp_path):
+    import io
+    import tarfile
+
+    from demandcast.release import bento_metadata
+
+    archive = tmp_path / "demandcast.bento"
+    meta = {"model_name": "demandcast-xgboost", "model_version": 7, "data_version": "abc123"}
+    with tarfile.open(archive, "w:xz") as tar:
+        for name, body in (("./bento.yaml", b"service: x\n"),
+                           ("./models/demandcast-forecaster/v1/metadata.json", json.dumps(meta).encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    assert bento_metadata(archive) == meta
+
+
+def test_release_without_a_bento_says_how_to_get_one(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "demandcast", "release", "--registry", "127.0.0.1:9",
+                           "--bento", str(tmp_path / "none.bento")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "none.bento is missing: get the packaged bento first (uv run dvc pull package" in done.stderr

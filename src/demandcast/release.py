@@ -41,7 +41,7 @@ def bento_metadata(archive: Path) -> dict:
                         "or uv run dvc repro package)")
     with tarfile.open(archive) as tar:
         for member in tar:
-            parts = member.name.split("/")
+            parts = member.name.removeprefix("./").split("/")
             if parts[0] == "models" and parts[-1] == MODEL_METADATA and member.isfile():
                 return json.loads(tar.extractfile(member).read())
     raise UserError(f"{archive} holds no models/*/{MODEL_METADATA}: not a bento made by the package stage")

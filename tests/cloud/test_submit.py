@@ -9,6 +9,7 @@ and the uploaded zips only.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -19,7 +20,10 @@ from pathlib import Path
 import boto3
 import pandas as pd
 import pytest
+import yaml
+from omegaconf import OmegaConf
 
+from demandcast import config
 from demandcast.cloud import bundle
 from demandcast.features import feature_spec
 from demandcast.features.feature_spec import META
@@ -149,14 +153,25 @@ def test_features_on_emr_serverless_match_a_local_run(project, s3, bucket, serve
     pd.testing.assert_frame_equal(got, want, check_exact=False)
     assert "submitted EMR Serverless job run" in printed and f"{summary['id']}: SUCCESS" in printed
 
-    # Again with the same inputs: nothing uploaded or submitted, the stored result synced back.
+    # Again through DVC, as `dvc exp run -S spark=emr_serverless ...` runs it (params.yaml composed
+    # with the overrides, then the stage's command): the same inputs upload and submit nothing,
+    # the stored result is synced back, and DVC records it as the stage's output.
     shutil.rmtree(out)
-    assert stage.main(args) == 0, capsys.readouterr().err
-    again = capsys.readouterr().out
-    assert "code unchanged on S3" in again and "raw data already at" in again
-    assert "already holds the result" in again
+    shutil.copy(ROOT / "dvc.yaml", project / "dvc.yaml")
+    (project / "params.yaml").write_text(OmegaConf.to_yaml(config.compose(args, project / "conf")))
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    done = subprocess.run([sys.executable, "-m", "dvc", "repro", "features"], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "code unchanged on S3" in done.stdout and "raw data already at" in done.stdout
+    assert "already holds the result" in done.stdout
     assert len(client.list_job_runs(applicationId=serverless_app)["jobRuns"]) == 1
     assert layout(out) == layout(local_out)
+    [lock] = yaml.safe_load((project / "dvc.lock").read_text())["stages"]["features"]["outs"]
+    assert lock["path"] == "artifacts/features" and lock["nfiles"] == sum(p.is_file() for p in out.rglob("*"))
+    status = subprocess.run([sys.executable, "-m", "dvc", "status", "features", "--json"], cwd=project,
+                            capture_output=True, text=True, timeout=300)
+    assert json.loads(status.stdout) == {}, status.stdout
 
 
 @pytest.mark.slow

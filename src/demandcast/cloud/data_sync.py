@@ -54,7 +54,7 @@ def dvc_listing(root: Path, version: str) -> dict[str, str] | None:
     return {entry["relpath"]: entry["md5"] for entry in json.loads(listing.read_text())}
 
 
-def _exists(s3, bucket: str, key: str) -> bool:
+def exists(s3, bucket: str, key: str) -> bool:
     from botocore.exceptions import ClientError
 
     try:
@@ -68,7 +68,7 @@ def _exists(s3, bucket: str, key: str) -> bool:
 
 def upload_once(s3, path: Path, bucket: str, key: str) -> bool:
     """Upload unless the key exists (keys carry a content hash); True when uploaded."""
-    if _exists(s3, bucket, key):
+    if exists(s3, bucket, key):
         return False
     s3.upload_file(str(path), bucket, key)
     return True
@@ -84,12 +84,13 @@ def sync_data(s3, root: Path, data_dir: Path, names: list[str], bucket: str, pre
         raise UserError(f"{data_dir} lacks {', '.join(missing)}: get the data first (dvc pull data.dvc)")
     local = {n: md5(data_dir / n) for n in names}
     expected = dvc_listing(root, version)
-    if _exists(s3, bucket, f"{base}/{MARKER}"):
+    complete = exists(s3, bucket, f"{base}/{MARKER}")
+    if complete:
         stored = json.loads(s3.get_object(Bucket=bucket, Key=f"{base}/{MARKER}")["Body"].read())
         expected = expected or {n: f["md5"] for n, f in stored["files"].items()}
     _check_version(local, expected, version, data_dir)
     uri = f"s3://{bucket}/{base}"
-    if _exists(s3, bucket, f"{base}/{MARKER}"):
+    if complete:
         return uri, False
     for name in names:
         s3.upload_file(str(data_dir / name), bucket, f"{base}/{name}")

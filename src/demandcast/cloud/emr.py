@@ -18,6 +18,7 @@ release is refused before anything is submitted.
 from __future__ import annotations
 
 import gzip
+import math
 import re
 import time
 from collections.abc import Callable
@@ -90,7 +91,7 @@ class Serverless:
         self.client = aws.client(aws_session, "emr-serverless")
         self.application = _required(spark_cfg, "application_id", "emr_serverless")
         self.role = _required(spark_cfg, "execution_role_arn", "emr_serverless")
-        self.timeout_minutes = int(spark_cfg.get("timeout_minutes") or 120)
+        self.timeout_minutes = math.ceil(float(spark_cfg.get("timeout_minutes") or 120))
         self.log_uri = log_uri.rstrip("/") + "/"
 
     def check(self) -> None:

@@ -10,9 +10,10 @@ Everything lives under ``s3://<spark.bucket>/<spark.prefix>/``::
     runs/<run key>/features/       the result, in the local layout
     logs/                          EMR Serverless job logs
 
-The run key hashes the code, dependencies, entry point, configuration and data version: a
-second run of the same inputs finds the complete result (its ``_meta/manifest.json``, written
-last) and only syncs it back, unless ``spark.reuse_result`` is false.
+The run key hashes the code, dependencies, entry point, the stage's configuration (``data``,
+``features``, ``spark``) and the data version: a second run of the same inputs finds the
+complete result (its ``_meta/manifest.json``, written last) and only syncs it back, unless
+``spark.reuse_result`` is false.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def raw_files() -> list[str]:
 
 
 def stage_code(cfg, tmp: Path, s3, bucket: str, prefix: str, echo) -> dict[str, str]:
-    """Build and upload the zips, the entry point and params.yaml; their S3 URIs and hashes."""
+    """Build the zips and upload them and the entry point unless there already; their S3 URIs and hashes."""
     root = config.root()
     entry = root / ENTRY_POINT
     if not entry.is_file():
@@ -61,19 +62,14 @@ def stage_code(cfg, tmp: Path, s3, bucket: str, prefix: str, echo) -> dict[str, 
     return staged
 
 
+def _stage_params(cfg) -> str:
+    """What the features stage reads (its params in dvc.yaml): a change elsewhere is the same run."""
+    return OmegaConf.to_yaml({"data": cfg.data, "features": cfg.features, "spark": cfg.spark})
+
+
 def run_key(staged: dict[str, str], params_text: str, data_version: str) -> str:
     parts = [staged["library_hash"], staged["deps_hash"], staged["entry_hash"], params_text, data_version]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-
-
-def _complete(s3, bucket: str, key: str) -> bool:
-    from botocore.exceptions import ClientError
-
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-        return True
-    except ClientError:
-        return False
 
 
 def fetch_result(s3, bucket: str, prefix: str, out: Path) -> dict:
@@ -110,10 +106,11 @@ def run(cfg, echo: Callable[[str], None] = print) -> dict:
                                                      bucket, prefix)
             echo(f"features: raw data {'uploaded to' if uploaded else 'already at'} {data_uri}/")
             params_text = OmegaConf.to_yaml(cfg)
-            key = run_key(staged, params_text, data_uri.rsplit("/", 1)[-1])
+            key = run_key(staged, _stage_params(cfg), data_uri.rsplit("/", 1)[-1])
             run_prefix = f"{prefix}/runs/{key}"
             result_prefix = f"{run_prefix}/{RESULT}"
-            if sc.get("reuse_result", True) and _complete(s3, bucket, f"{result_prefix}/{META_MANIFEST}"):
+            stored = data_sync.exists(s3, bucket, f"{result_prefix}/{META_MANIFEST}")
+            if stored and sc.get("reuse_result", True):
                 echo(f"features: s3://{bucket}/{result_prefix}/ already holds the result of these inputs")
             else:
                 s3.put_object(Bucket=bucket, Key=f"{run_prefix}/params.yaml", Body=params_text.encode())
