@@ -66,7 +66,11 @@ def metrics_section(diff: dict, base: str) -> str:
             rows.append([f"`{path}`", f"`{name}`", _number(old), _number(new), shown, pct])
     if not rows:
         return f"### Metrics\n\nNo metric changed against `{base}`."
-    return f"### Metrics\n\n{_table(['file', 'metric', base, 'this change', 'change', '%'], rows)}"
+    header = ["file", "metric", base, "this change", "change", "%"]
+    if len(diff) == 1:  # one metrics file: say it once
+        header, rows = header[1:], [row[1:] for row in rows]
+        return f"### Metrics (`{next(iter(diff))}`)\n\n{_table(header, rows)}"
+    return f"### Metrics\n\n{_table(header, rows)}"
 
 
 def params_section(diff: dict, base: str) -> str:
