@@ -66,11 +66,29 @@ def compute_one_by_one_day(engine, table, targets, days):
     return pd.concat(parts, ignore_index=True)
 
 
+def raw_history(data_dir) -> pd.DataFrame:
+    """The history as the raw files give it: train.csv's rows, and the days the promotion plan
+    promotes within each series' span of sales (sold or not, as the panel holds them)."""
+    from demandcast.data.promotions import read_plan
+
+    train = pd.read_csv(data_dir / "train.csv", parse_dates=["date"])[HISTORY]
+    train["onpromotion"] = train["onpromotion"].fillna(False).astype(int)
+    plan = read_plan(data_dir)
+    if plan is None or plan.empty:
+        return train
+    spans = train.groupby(["store_nbr", "item_nbr"])["date"].agg(["min", "max"]).reset_index()
+    planned = plan.merge(spans, on=["store_nbr", "item_nbr"])
+    planned = planned[(planned["date"] >= planned["min"]) & (planned["date"] <= planned["max"])]
+    out = train.merge(planned[KEYS].assign(planned=1), on=KEYS, how="outer")
+    out["unit_sales"] = out["unit_sales"].fillna(0.0)
+    out["onpromotion"] = np.maximum(out["onpromotion"].fillna(0), out["planned"].fillna(0)).astype(int)
+    return out[HISTORY]
+
+
 def test_every_row_with_full_history(spark_table, online, tiny_data):
-    """All rows, history straight from train.csv: gaps (omitted zero days) filled online."""
+    """All rows, history straight from the raw files: gaps (omitted zero days) filled online."""
     spec, engine = online
-    train = pd.read_csv(tiny_data / "train.csv", parse_dates=["date"])
-    got = engine.compute(train[HISTORY], spark_table[[*KEYS, "onpromotion"]])
+    got = engine.compute(raw_history(tiny_data), spark_table[[*KEYS, "onpromotion"]])
     assert_same(spec, spark_table, got)
 
 
@@ -114,7 +132,7 @@ def test_a_missing_day_in_the_history(spark_table, online, tiny_data):
     sold_on_eve = eve.merge(train[KEYS], on=KEYS, how="left", indicator=True)["_merge"] == "both"
     later = later[sold_on_eve.to_numpy()]
     targets = later.sample(min(len(later), 200), random_state=1)
-    history = train[HISTORY]
+    history = raw_history(tiny_data)
     got = pd.concat([engine.compute(history[history["date"] < day], group[[*KEYS, "onpromotion"]])
                      for day, group in targets.groupby("date")], ignore_index=True)
     assert_same(spec, targets, got)
