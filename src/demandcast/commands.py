@@ -6,6 +6,9 @@
     ``dvc pull data.dvc`` when the remote is reachable, else regenerate (``make run``).
 ``demandcast params``
     Recompose ``params.yaml`` from ``conf/`` (``make params``).
+``demandcast ui``
+    The BentoML service from the exported bento if none answers, then the planner's app
+    (``make ui``; see :mod:`demandcast.ui.launch`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from demandcast import config
 from demandcast.cli import run_stage
 from demandcast.errors import UserError
 
-USAGE = "usage: demandcast {generate,obtain-data,params} [key=value ...]   (see conf/ and params.yaml)"
+USAGE = "usage: demandcast {generate,obtain-data,params,ui} [key=value ...]   (see conf/ and params.yaml)"
 
 
 def _generate(cfg) -> None:
@@ -32,7 +35,13 @@ def _obtain(cfg) -> int:
     return obtain.obtain(cfg)
 
 
-COMMANDS = {"generate": _generate, "obtain-data": _obtain}
+def _ui(cfg) -> int:
+    from demandcast.ui import launch
+
+    return launch.run(cfg)
+
+
+COMMANDS = {"generate": _generate, "obtain-data": _obtain, "ui": _ui}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
