@@ -10,77 +10,18 @@ was already running is left alone.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 from demandcast.errors import UserError
+from demandcast.serving.local import import_bento, serve, stop, wait_until_up
 from demandcast.ui import settings as ui_settings
 from demandcast.ui.api import Client
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def bento_home(archive: Path, home: Path) -> Path:
-    """``home`` holding ``archive`` imported (re-imported from scratch when its bytes changed)."""
-    digest = hashlib.md5(archive.read_bytes()).hexdigest()
-    marker = home / "imported.md5"
-    if marker.exists() and marker.read_text() == digest:
-        return home
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
-    env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true"}
-    done = subprocess.run([str(Path(sys.executable).parent / "bentoml"), "import", str(archive.resolve())],
-                          env=env, capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        raise UserError(f"bentoml import {archive} failed: {done.stderr.strip()[-800:]}")
-    marker.write_text(digest)
-    return home
-
-
-def serve(home: Path, port: int, workdir: Path, **env: str) -> subprocess.Popen:
-    """``bentoml serve demandcast:latest`` from ``home`` on loopback ``port`` (own process group)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    full_env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true",
-                "DEMANDCAST_LOG_DIR": str(workdir / "prediction-logs"), **env}
-    with open(workdir / "server.log", "ab") as log:
-        return subprocess.Popen([str(Path(sys.executable).parent / "bentoml"), "serve", "demandcast:latest",
-                                 "--host", "127.0.0.1", "--port", str(port)], cwd=workdir, env=full_env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def wait_ready(client: Client, proc: subprocess.Popen, timeout: float, log: Path) -> None:
-    """Until ``/readyz`` says 200; the log's tail when the process exits or time runs out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise UserError(f"the API exited with {proc.returncode}:\n{_tail(log)}")
-        if client.ready():
-            return
-        time.sleep(0.3)
-    raise UserError(f"the API was not ready in {timeout:.0f} s:\n{_tail(log)}")
-
-
-def stop(proc: subprocess.Popen, grace: float = 30) -> None:
-    """SIGTERM to the process group (the service flushes its log), SIGKILL after ``grace``."""
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-
-
-def _tail(log: Path, chars: int = 3000) -> str:
-    return log.read_text(errors="replace")[-chars:] if log.exists() else "(no log)"
 
 
 def ensure_api(s: ui_settings.Settings) -> subprocess.Popen | None:
@@ -98,10 +39,10 @@ def ensure_api(s: ui_settings.Settings) -> subprocess.Popen | None:
         raise UserError(f"{archive} is missing: build it with `make run` (or `uv run dvc repro package`)")
     workdir = s.artifacts / "ui"
     print(f"ui: serving {archive} on {s.api_url} (log: {workdir / 'server.log'})")
-    proc = serve(bento_home(archive, workdir / "bentoml"), url.port or 80, workdir,
+    proc = serve(import_bento(archive, workdir / "bentoml"), url.port or 80, workdir,
                  **({"DEMANDCAST_API_TOKEN": s.api_token} if s.api_token else {}))
     try:
-        wait_ready(client, proc, 300, workdir / "server.log")
+        wait_until_up(f"{s.api_url}/readyz", proc, 300, workdir / "server.log")
     except BaseException:
         stop(proc)
         raise
@@ -112,7 +53,8 @@ def streamlit_command(app: Path, port: int) -> list[str]:
     """``streamlit run`` of ``app`` on loopback ``port``, headless, without usage statistics."""
     return [sys.executable, "-m", "streamlit", "run", str(app),
             "--server.port", str(port), "--server.address", "127.0.0.1",
-            "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "viewer"]  # no "Deploy" button or developer menu for planners
 
 
 def run(cfg=None) -> int:
