@@ -3,7 +3,7 @@
 import streamlit as st
 
 from demandcast.ui import charts, reports
-from demandcast.ui.page import local
+from demandcast.ui.page import chart, local
 
 s = st.session_state["settings"]
 st.title("Accuracy")
@@ -20,7 +20,7 @@ st.caption(f"Recursive forecasts of days 1–{len(test['wape_by_horizon']['model
            f"served, on the test window {start} – {end} ({ev.get('series_scored', '?')} series), against "
            "baselines on the same series and days. WAPE: absolute errors summed over units sold; "
            "lower is better.")
-cols = st.columns(4)
+cols = st.columns(5)
 cols[0].metric("Model WAPE", f"{test['model']['wape']:.1%}")
 naive = test.get("seasonal_naive", {}).get("wape")
 if naive:
@@ -29,19 +29,26 @@ if naive:
 if "oracle" in test:
     cols[2].metric("Against the oracle", f"{test['model']['wape'] / test['oracle']['wape']:.2f}×",
                    help="The generator's expected demand: the best any forecast can do on this data.")
-cov = test["coverage"]
-cols[3].metric("Interval coverage 80% / 95%", " / ".join(f"{v:.1%}" for v in cov.values()))
+for col, (level, got) in zip(cols[3:], test["coverage"].items(), strict=False):
+    col.metric(f"{float(level):.0%} interval covers", f"{got:.1%}",
+               help="Share of test days whose sales fell inside the interval.")
 
 st.subheader("Error by days ahead")
-st.altair_chart(charts.by_horizon_chart(reports.by_horizon(ev)), width="stretch", key="by_horizon")
+chart(charts.by_horizon_chart(reports.by_horizon(ev)), "by_horizon")
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Error by family")
-    st.altair_chart(charts.by_family_chart(reports.by_family(ev)), width="stretch", key="by_family")
+    chart(charts.by_family_chart(reports.by_family(ev)), "by_family")
 with right:
     st.subheader("Interval coverage")
-    st.altair_chart(charts.coverage_chart(reports.coverage(ev)), width="stretch", key="coverage")
+    chart(charts.coverage_chart(reports.coverage(ev)), "coverage")
     st.caption("Bars: share of test days whose sales fell inside the interval; red ticks: the nominal level.")
+    scored = local(reports.cells, s.artifacts)
+    if scored is not None and "family" in scored:
+        st.subheader("Coverage by family")
+        st.dataframe(reports.coverage_by(scored, "family"), width="stretch", key="coverage_by_family",
+                     column_config={c: st.column_config.NumberColumn(format="percent")
+                                    for c in ("80% interval", "95% interval")})
     st.subheader("All forecasters")
     st.dataframe(reports.headline(ev), width="stretch", key="headline",
                  column_config={c: st.column_config.NumberColumn(format="%.4f")
@@ -58,7 +65,6 @@ if samples:
     frame = samples[name]
     inside = reports.sample_coverage(frame)
     actual, predicted = reports.sample_frames(frame)
-    st.altair_chart(charts.forecast_chart(actual, predicted, name.replace("_", " · ")), width="stretch",
-                    key="sample_chart")
+    chart(charts.forecast_chart(actual, predicted, name.replace("_", " · ")), "sample_chart")
     st.caption(f"Inside the 80% band on {inside['0.80']:.0%} of these days, "
                f"the 95% band on {inside['0.95']:.0%}.")

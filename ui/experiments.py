@@ -3,7 +3,7 @@
 import streamlit as st
 
 from demandcast.ui import charts, experiments, reports
-from demandcast.ui.page import local
+from demandcast.ui.page import chart, local
 
 s = st.session_state["settings"]
 live = st.session_state.get("model")
@@ -36,18 +36,19 @@ else:
     if not champion.empty:
         row = champion.iloc[0]
         cols[0].metric("Registry champion", f"v{row['version']}", f"test WAPE {row['test_wape']:.4f}",
-                       delta_color="off")
+                       delta_color="off", delta_arrow="off")
     if live:
-        cols[1].metric("Served by the API", f"v{live['model_version']}", live["alias"], delta_color="off")
+        cols[1].metric("Served by the API", f"v{live['model_version']}", live["alias"], delta_color="off",
+                       delta_arrow="off")
         if not champion.empty and int(champion.iloc[0]["version"]) != int(live["model_version"]):
             st.warning(f"The API serves v{live['model_version']} but the registry's champion is "
                        f"v{champion.iloc[0]['version']}: repackage (`uv run dvc repro package`) and "
                        "restart the API.")
     else:
-        cols[1].metric("Served by the API", "unknown", "API down", delta_color="off")
+        cols[1].metric("Served by the API", "unknown", "API down", delta_color="off", delta_arrow="off")
     if registry:
         cols[2].metric("Last registration", f"v{registry['version']}", registry["decision"],
-                       delta_color="off")
+                       delta_color="off", delta_arrow="off")
         with st.expander("The gates of the last registration"):
             st.dataframe(registry["gates"], hide_index=True, width="stretch", key="gates")
     st.dataframe(versions, hide_index=True, width="stretch", key="versions")
@@ -74,13 +75,12 @@ else:
     left, right = st.columns([3, 2])
     with left:
         st.caption("Each trial's validation objective and the best so far (red).")
-        st.altair_chart(charts.trials_chart(trials), width="stretch", key="trials_chart")
+        chart(charts.trials_chart(trials), "trials_chart")
     with right:
         if importance is None:
             st.info("Parameter importance needs at least two complete trials.")
         else:
-            st.altair_chart(charts.bars(importance, "parameter", "importance", "fANOVA importance"),
-                            width="stretch", key="importance_chart")
+            chart(charts.bars(importance, "parameter", "importance", "fANOVA importance"), "importance_chart")
     with st.expander(f"{len(trials)} trials"):
         st.dataframe(trials, hide_index=True, width="stretch", key="trials")
 

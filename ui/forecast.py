@@ -5,31 +5,37 @@ import datetime as dt
 import streamlit as st
 
 from demandcast.ui import cache, charts, forecasts
-from demandcast.ui.page import from_api
+from demandcast.ui.page import chart, from_api
 
 s = st.session_state["settings"]
 meta = st.session_state.get("model")
 st.title("Forecast")
 catalog = from_api(cache.catalog, s)
-stores, items = forecasts.stores_table(catalog), forecasts.items_table(catalog)
+store_labels, item_labels = forecasts.labels(catalog)
+families = {int(i["item_nbr"]): i["family"] for i in catalog["items"]}
 max_horizon = int(meta["max_horizon"]) if meta else 90
+limit = int(meta["max_series_per_request"]) if meta else 2000
 view = st.radio("View", ["One item", "A family at a store"], horizontal=True, key="view",
                 label_visibility="collapsed")
 
 left, middle, right = st.columns([3, 4, 2])
-store = left.selectbox("Store", stores.index.tolist(), key="store",
-                       format_func=lambda n: forecasts.store_label(stores.loc[n]),
+store = left.selectbox("Store", list(store_labels), key="store", format_func=store_labels.get,
                        help="Type to search by number, city or type.")
 horizon = right.slider("Days to forecast", 1, max_horizon, 28, key="horizon")
 days = forecasts.forecast_days(catalog["history_end"], horizon)
+sold = forecasts.items_sold_at(catalog, store)
+# Every item the store sells, forecast in one request (the API vectorizes series with the same
+# origin) and cached: switching items is then a cache hit, and the family view reuses it.
+batch = None
+if sold and len(sold) <= limit:
+    batch = from_api(cache.forecast, s, [forecasts.request(store, i, horizon) for i in sold])
+    by_item = {f["item_nbr"]: f for f in batch["forecasts"]}
 
 if view == "One item":
     every = st.sidebar.toggle("Offer items this store never sold", key="every_item",
                               help="Those are answered from averages, not by the model.")
-    sold = forecasts.items_sold_at(catalog, store)
-    choices = items.index.tolist() if every else sold
-    item = middle.selectbox("Item", choices, key="item",
-                            format_func=lambda n: forecasts.item_label(items.loc[n]),
+    item = middle.selectbox("Item", list(item_labels) if every else sold, key="item",
+                            format_func=item_labels.get,
                             help="Type to search by item number, family or class.")
     with st.expander("Plan a promotion", expanded=True, icon=":material/sell:"):
         a, b = st.columns(2)
@@ -44,11 +50,15 @@ if view == "One item":
     promoted = sorted(d for d in promoted if days[0] <= d <= days[-1])
 
     history = from_api(cache.history, s, [(store, item)], s.history_days)["series"][0]
-    answer = from_api(cache.forecast, s, [forecasts.request(store, item, horizon, promoted)])
-    series = answer["forecasts"][0]
-    baseline = None
+    if batch is not None and item in by_item:
+        answer, plain = batch, by_item[item]
+    else:
+        answer = from_api(cache.forecast, s, [forecasts.request(store, item, horizon)])
+        plain = answer["forecasts"][0]
+    series, baseline = plain, None
     if promoted:
-        baseline = from_api(cache.forecast, s, [forecasts.request(store, item, horizon)])["forecasts"][0]
+        answer = from_api(cache.forecast, s, [forecasts.request(store, item, horizon, promoted)])
+        series, baseline = answer["forecasts"][0], plain
     frame = forecasts.forecast_frame(series, baseline, promoted)
 
     for level, text in forecasts.flag_words(series):
@@ -62,9 +72,9 @@ if view == "One item":
         share = f"{lift['share']:+.1%}" if lift["share"] is not None else None
         cols[2].metric(f"Promotion uplift ({lift['days']} days)", f"{lift['units']:+,.1f} units", share)
         cols[3].metric("Without the promotion", f"{lift['without']:,.1f}")
-    title = f"{forecasts.store_label(stores.loc[store])} — item {forecasts.item_label(items.loc[item])}"
-    st.altair_chart(charts.forecast_chart(forecasts.history_frame(history), frame, title), width="stretch",
-                    key="forecast_chart")
+    title = f"{store_labels[store]} — item {item_labels[item]}"
+    figure = charts.forecast_chart(forecasts.history_frame(history), frame, title)
+    chart(figure, "forecast_chart")
     st.caption("Shaded: the 80% (dark) and 95% (light) prediction intervals. Hover a day for its values."
                + (" Red triangles: planned promotion days." if promoted else ""))
     st.dataframe(frame.drop(columns=["store_nbr", "item_nbr"]), hide_index=True, width="stretch",
@@ -75,22 +85,21 @@ if view == "One item":
                        icon=":material/download:", key="download")
     st.caption(f"Answered by {answer['model_version']} · request {answer['request_id']}")
 else:
-    sold = forecasts.items_sold_at(catalog, store)
-    families = sorted({items.loc[i, "family"] for i in sold if i in items.index})
-    family = middle.selectbox("Family", families, key="family")
-    members = [i for i in sold if items.loc[i, "family"] == family]
-    limit = int(meta["max_series_per_request"]) if meta else 2000
-    answers = [from_api(cache.forecast, s, [forecasts.request(store, i, horizon)
-                                            for i in members[k:k + limit]])
-               for k in range(0, len(members), limit)]
-    long = forecasts.family_frame({"forecasts": [f for a in answers for f in a["forecasts"]]}, items)
+    in_store = sorted({families[i] for i in sold if i in families})
+    family = middle.selectbox("Family", in_store, key="family")
+    members = [i for i in sold if families.get(i) == family]
+    answers = [batch] if batch is not None else [
+        from_api(cache.forecast, s, [forecasts.request(store, i, horizon) for i in members[k:k + limit]])
+        for k in range(0, len(members), limit)]
+    chosen = [f for a in answers for f in a["forecasts"] if f["item_nbr"] in set(members)]
+    long = forecasts.family_frame(chosen, item_labels)
     totals = forecasts.family_totals(long)
     cols = st.columns(3)
     cols[0].metric("Items", len(members))
     cols[1].metric(f"Units over {horizon} days", f"{totals['units'].sum():,.1f}")
     cols[2].metric("Answered from averages", int(totals["fallback"].notna().sum()))
-    st.altair_chart(charts.family_chart(long, f"{family} at {forecasts.store_label(stores.loc[store])}"),
-                    width="stretch", key="family_chart")
+    figure = charts.family_chart(long, f"{family} at {store_labels[store]}")
+    chart(figure, "family_chart")
     st.dataframe(totals, hide_index=True, width="stretch", key="family_table")
     st.download_button("Download CSV",
                        forecasts.csv_bytes(long.drop(columns=["item"]), answers[0]["model_version"]),

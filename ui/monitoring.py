@@ -3,7 +3,7 @@
 import streamlit as st
 
 from demandcast.ui import charts, reports
-from demandcast.ui.page import local
+from demandcast.ui.page import chart, local
 
 s = st.session_state["settings"]
 st.title("Monitoring")
@@ -35,7 +35,7 @@ else:
 
 cols = st.columns(4)
 cols[0].metric("Drifted columns", f"{drift['share']:.0%}", f"alert above {drift['threshold']:.0%}",
-               delta_color="inverse" if drift["alert"] else "off")
+               delta_color="red" if drift["alert"] else "off", delta_arrow="off")
 for col, (name, on) in zip(cols[1:], alerts.items(), strict=False):
     col.metric(f"{name.capitalize()} alert", "yes" if on else "no")
 
@@ -47,11 +47,12 @@ else:
     back = live.get("backtest") or {}
     cols = st.columns(4)
     cols[0].metric("Live WAPE", f"{live['wape']:.1%}", f"backtest {back.get('wape', float('nan')):.1%}",
-                   delta_color="off")
+                   delta_color="off", delta_arrow="off")
     cols[1].metric("Bias", f"{live['bias']:+.1%}")
     for col, (level, got) in zip(cols[2:], (live.get("coverage") or {}).items(), strict=False):
         col.metric(f"{float(level):.0%} interval covers", f"{got:.1%}",
-                   f"backtest {(back.get('coverage') or {}).get(level, float('nan')):.1%}", delta_color="off")
+                   f"backtest {(back.get('coverage') or {}).get(level, float('nan')):.1%}",
+                   delta_color="off", delta_arrow="off")
     st.caption(f"{live['matched']:,} of {live['predictions']:,} logged predictions have their actual sales.")
     horizon = reports.live_by_horizon(report)
     if horizon is not None:
@@ -62,7 +63,7 @@ else:
 if mon.history is not None and len(mon.history):
     st.subheader("Over time")
     measures = [c for c in ("drift_share", "live_wape", "coverage_80") if c in mon.history]
-    st.altair_chart(charts.over_time(mon.history, measures), width="stretch", key="history_chart")
+    chart(charts.over_time(mon.history, measures), "history_chart")
 
 st.subheader("Drift by column")
 columns = reports.drift_columns(report)

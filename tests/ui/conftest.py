@@ -135,7 +135,7 @@ def api(tiny_bento, tmp_path_factory):
     """The tiny pipeline's bento served once for every UI test: its base URL."""
     from tests.bento_server import serving
 
-    with serving(tiny_bento.home, tmp_path_factory.mktemp("ui-api")) as url:
+    with serving(tiny_bento.home, tmp_path_factory.mktemp("ui-api"), timeout=300) as url:
         yield url
 
 
@@ -145,6 +145,9 @@ def served_project(tiny_bento, tmp_path_factory):
     monitoring files and a DVC repository (what the browser test and the screenshots show)."""
     root = make_project(tmp_path_factory.mktemp("served") / "project", tiny_bento.root / "mlflow.db",
                         tiny_bento.root / "reports")
+    (root / "artifacts" / "evaluation").mkdir(parents=True)
+    shutil.copy(tiny_bento.root / "artifacts" / "evaluation" / "forecasts.parquet",
+                root / "artifacts" / "evaluation" / "forecasts.parquet")
     add_study(root / "artifacts")
     write_monitoring(root / "reports", retrain=True)
     git_dvc_repo(root, experiment="seed-seven")

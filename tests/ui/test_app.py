@@ -114,7 +114,8 @@ def test_every_page_says_when_the_api_is_down(project):
 def test_accuracy_page_shows_horizon_family_and_coverage(project):
     at = run_app("accuracy.py")
     labels = [m.label for m in at.metric]
-    assert labels[:3] == ["Model WAPE", "Against seasonal naive", "Against the oracle"]
+    assert labels == ["Model WAPE", "Against seasonal naive", "Against the oracle", "80% interval covers",
+                      "95% interval covers"]
     assert charts(at) == 4  # by horizon, by family, coverage, a sampled series
     assert [s.value for s in at.subheader][:3] == [
         "Error by days ahead", "Error by family", "Interval coverage"]
@@ -128,6 +129,13 @@ def test_accuracy_page_before_any_evaluation(project):
     (project / "reports" / "evaluation.json").unlink()
     at = run_app("accuracy.py")
     assert "No evaluation yet" in texts(at.info) and "uv run dvc repro evaluate" in texts(at.code)
+
+
+@pytest.mark.slow
+def test_accuracy_page_with_the_scored_cells_shows_coverage_by_family(served):
+    at = run_app("accuracy.py")
+    table = next(d.value for d in at.dataframe if "80% interval" in d.value)
+    assert table["days"].sum() > 0 and ((table["80% interval"] >= 0) & (table["80% interval"] <= 1)).all()
 
 
 # -- Experiments ---------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ def test_labels_show_city_type_family_and_class():
     assert forecasts.item_label(items.loc[103665]) == "103665 · BREAD/BAKERY · class 2712"
     assert forecasts.item_label(items.loc[99]) == "99 · DAIRY"
     assert forecasts.items_sold_at(CATALOG, 5) == [99, 103665]
+    assert forecasts.labels(CATALOG) == ({5: "Store 5 · Quito, Pichincha · type D", 7: "Store 7"},
+                                         {103665: "103665 · BREAD/BAKERY · class 2712", 99: "99 · DAIRY"})
 
 
 def test_request_and_forecast_days():
@@ -75,9 +77,9 @@ def test_csv_has_one_row_per_day_with_the_model_version():
 
 
 def test_family_tables_sum_per_item_largest_first():
-    items = forecasts.items_table(CATALOG)
+    _, item_labels = forecasts.labels(CATALOG)
     other = {**answer([5.0, 5.0]), "item_nbr": 99, "fallback": "family"}
-    long = forecasts.family_frame({"forecasts": [answer([1.0, 2.0]), other]}, items)
+    long = forecasts.family_frame([answer([1.0, 2.0]), other], item_labels)
     assert len(long) == 4 and set(long["item"]) == {"103665 · BREAD/BAKERY · class 2712", "99 · DAIRY"}
     totals = forecasts.family_totals(long)
     assert totals["item_nbr"].tolist() == [99, 103665] and totals["units"].tolist() == [10.0, 3.0]

@@ -53,8 +53,21 @@ def test_samples_and_their_coverage():
     assert 0 <= inside["0.80"] <= inside["0.95"] <= 1
 
 
+def test_coverage_by_family_from_the_scored_cells():
+    import pandas as pd
+
+    scored = pd.DataFrame({"family": ["A", "A", "A", "B"], "actual": [1.0, 5.0, 2.0, 9.0],
+                           "lower_0.8": [0.0, 0.0, 1.0, 0.0], "upper_0.8": [2.0, 2.0, 3.0, 8.0],
+                           "lower_0.95": [0.0, 0.0, 0.0, 0.0], "upper_0.95": [4.0, 6.0, 4.0, 9.0]})
+    table = reports.coverage_by(scored, "family")
+    assert table.index.tolist() == ["B", "A"]  # worst covered first
+    assert table.loc["A", "80% interval"] == pytest.approx(2 / 3) and table.loc["A", "95% interval"] == 1.0
+    assert table.loc["B", "80% interval"] == 0.0 and table["days"].tolist() == [1, 3]
+
+
 def test_missing_reports_are_none_and_broken_ones_name_the_file(tmp_path):
     assert reports.evaluation(tmp_path) is None and reports.monitoring(tmp_path) is None
+    assert reports.cells(tmp_path) is None
     (tmp_path / "evaluation.json").write_text("{not json")
     with pytest.raises(UserError, match="evaluation.json cannot be read as JSON"):
         reports.evaluation(tmp_path)

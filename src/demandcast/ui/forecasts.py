@@ -23,16 +23,25 @@ def _plain(value) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
-def store_label(store: pd.Series) -> str:
+def store_label(store) -> str:
+    """"Store 5 · Quito, Pichincha · type D" from a stores.csv row (a dict or a Series)."""
     where = ", ".join(_plain(store[k]) for k in ("city", "state") if pd.notna(store.get(k)))
     kind = f" · type {_plain(store['type'])}" if pd.notna(store.get("type")) else ""
     number = int(store["store_nbr"])
     return f"Store {number} · {where}{kind}" if where else f"Store {number}{kind}"
 
 
-def item_label(item: pd.Series) -> str:
+def item_label(item) -> str:
+    """"103665 · BREAD/BAKERY · class 2712" from an items.csv row (a dict or a Series)."""
     extra = f" · class {_plain(item['class'])}" if pd.notna(item.get("class")) else ""
     return f"{int(item['item_nbr'])} · {item['family']}{extra}"
+
+
+def labels(catalog: dict) -> tuple[dict[int, str], dict[int, str]]:
+    """Picker labels by store number and by item number (built once per catalogue)."""
+    stores = {int(r["store_nbr"]): store_label(r) for r in catalog["stores"]}
+    items = {int(r["item_nbr"]): item_label(r) for r in catalog["items"]}
+    return stores, items
 
 
 def items_sold_at(catalog: dict, store: int) -> list[int]:
@@ -107,12 +116,11 @@ def flag_words(answer: dict) -> list[tuple[str, str]]:
     return out
 
 
-def family_frame(answer: dict, items: pd.DataFrame) -> pd.DataFrame:
+def family_frame(series: list[dict], item_labels: dict[int, str]) -> pd.DataFrame:
     """Several series' forecasts in one long table (one row per series and day)."""
-    frames = [forecast_frame(f) for f in answer["forecasts"]]
-    long = pd.concat(frames, ignore_index=True)
-    long["item"] = [item_label(items.loc[i]) if i in items.index else str(i) for i in long["item_nbr"]]
-    flagged = {(f["store_nbr"], f["item_nbr"]): f.get("fallback") for f in answer["forecasts"]}
+    long = pd.concat([forecast_frame(f) for f in series], ignore_index=True)
+    long["item"] = [item_labels.get(i, str(i)) for i in long["item_nbr"]]
+    flagged = {(f["store_nbr"], f["item_nbr"]): f.get("fallback") for f in series}
     long["fallback"] = [flagged[(s, i)] for s, i in zip(long["store_nbr"], long["item_nbr"], strict=True)]
     return long
 

@@ -4,28 +4,40 @@ fix it, and the sidebar line saying which model answers."""
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
 from typing import TypeVar
 
+from demandcast import config
 from demandcast.errors import UserError
 from demandcast.ui import cache
 from demandcast.ui.api import START_COMMAND, ApiError
-from demandcast.ui.settings import Settings
+from demandcast.ui.settings import TOKEN_ENV, URL_ENV, Settings
 from demandcast.ui.settings import load as load_settings
 
 T = TypeVar("T")
+WATCHED = (config.ROOT_ENV, URL_ENV, TOKEN_ENV)
 API_DOWN = "The forecasting API is not running"
 
 
 def settings() -> Settings:
-    """The app's settings, or the reason they cannot be read (and the page stops)."""
+    """The app's settings, or the reason they cannot be read (and the page stops). Read again
+    only when the environment or params.yaml changed: loading takes longer than a forecast."""
     import streamlit as st
 
     try:
-        return load_settings()
+        params = config.params_path()
+        changed = params.stat().st_mtime_ns if params.exists() else None
+        return _settings(tuple(os.environ.get(k) for k in WATCHED), str(params), changed)
     except UserError as exc:
         st.error(f"The app cannot read the project's configuration: {exc}")
         st.stop()
+
+
+@functools.lru_cache(maxsize=8)
+def _settings(environment: tuple, params: str, changed: int | None) -> Settings:
+    return load_settings()
 
 
 def from_api(call: Callable[..., T], *args) -> T:
@@ -55,6 +67,15 @@ def local(call: Callable[..., T], *args) -> T:
     except UserError as exc:
         st.error(str(exc), icon=":material/error:")
         st.stop()
+
+
+def chart(chart, key: str) -> None:
+    """An Altair chart across the page (see :func:`demandcast.ui.charts.spec`)."""
+    import streamlit as st
+
+    from demandcast.ui.charts import spec
+
+    st.vega_lite_chart(spec(chart), width="stretch", key=key)
 
 
 def model_status(s: Settings) -> dict | None:

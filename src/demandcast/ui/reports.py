@@ -74,6 +74,30 @@ def coverage(ev: dict) -> pd.DataFrame:
                          for level, v in ev["test"]["coverage"].items()])
 
 
+def cells(artifacts: Path) -> pd.DataFrame | None:
+    """The evaluate stage's scored test cells (artifacts/evaluation/forecasts.parquet), if any."""
+    path = artifacts / "evaluation" / "forecasts.parquet"
+    if not path.exists():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path} cannot be read ({exc}); rerun {EVALUATE_COMMAND}") from None
+
+
+def coverage_by(scored: pd.DataFrame, by: str = "family") -> pd.DataFrame:
+    """Share of test days inside each interval, per ``by`` (rows) and level (columns), with
+    the number of scored days; worst-covered first."""
+    levels = sorted(c.removeprefix("lower_") for c in scored.columns if c.startswith("lower_"))
+    inside = pd.DataFrame({f"{float(lvl):.0%} interval": scored["actual"].between(scored[f"lower_{lvl}"],
+                                                                                   scored[f"upper_{lvl}"])
+                           for lvl in levels})
+    inside[by] = scored[by].to_numpy()
+    table = inside.groupby(by).mean()
+    table["days"] = inside.groupby(by).size()
+    return table.sort_values(table.columns[0])
+
+
 def backtest(ev: dict) -> pd.DataFrame | None:
     mean = (ev.get("backtest") or {}).get("mean")
     if not mean:
