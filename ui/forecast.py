@@ -24,12 +24,15 @@ store = left.selectbox("Store", list(store_labels), key="store", format_func=sto
 horizon = right.slider("Days to forecast", 1, max_horizon, 28, key="horizon")
 days = forecasts.forecast_days(catalog["history_end"], horizon)
 sold = forecasts.items_sold_at(catalog, store)
-# Every item the store sells, forecast in one request (the API vectorizes series with the same
-# origin) and cached: switching items is then a cache hit, and the family view reuses it.
-batch = None
+# Every item the store sells, forecast (and its history fetched) in one request each (the API
+# vectorizes series with the same origin), cached: switching items makes no API call, and the
+# family view reuses the forecasts.
+batch, histories = None, {}
 if sold and len(sold) <= limit:
     batch = from_api(cache.forecast, s, [forecasts.request(store, i, horizon) for i in sold])
     by_item = {f["item_nbr"]: f for f in batch["forecasts"]}
+    histories = {h["item_nbr"]: h for h in from_api(cache.history, s, [(store, i) for i in sold],
+                                                     s.history_days)["series"]}
 
 if view == "One item":
     every = st.sidebar.toggle("Offer items this store never sold", key="every_item",
@@ -49,7 +52,7 @@ if view == "One item":
         promoted |= {period[0] + dt.timedelta(days=k) for k in range((period[1] - period[0]).days + 1)}
     promoted = sorted(d for d in promoted if days[0] <= d <= days[-1])
 
-    history = from_api(cache.history, s, [(store, item)], s.history_days)["series"][0]
+    history = histories.get(item) or from_api(cache.history, s, [(store, item)], s.history_days)["series"][0]
     if batch is not None and item in by_item:
         answer, plain = batch, by_item[item]
     else:

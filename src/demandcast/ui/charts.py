@@ -52,11 +52,15 @@ def forecast_chart(history: pd.DataFrame, forecast: pd.DataFrame, title: str, he
             shape="triangle-up", size=90, filled=True, color="#d62728").encode(x=x, y="Forecast:Q"))
     hover = alt.selection_point(fields=["date"], nearest=True, on="pointerover", empty=False,
                                 clear="pointerout")
-    tips = [alt.Tooltip("date:T", format="%a %d %b %Y")] + [
-        alt.Tooltip(f"{c}:Q", format=".1f") for c in [*lines, "lower_80", "upper_80", "lower_95", "upper_95"]
-        if c in wide]
-    layers.append(base.mark_rule(color="#888").encode(
-        x=x, opacity=alt.condition(hover, alt.value(0.6), alt.value(0)), tooltip=tips).add_params(hover))
+    shown = {**{c: c for c in lines}, "lower_80": "80% from", "upper_80": "80% to",
+             "lower_95": "95% from", "upper_95": "95% to"}
+    # Values as text, "–" where a day has none (no sales on forecast days, no forecast before)
+    texts = {label: f"isValid(datum['{c}']) ? format(datum['{c}'], '.1f') : '–'"
+             for c, label in shown.items() if c in wide}
+    layers.append(base.transform_calculate(**texts).mark_rule(color="#888").encode(
+        x=x, opacity=alt.condition(hover, alt.value(0.6), alt.value(0)),
+        tooltip=[alt.Tooltip("date:T", title="day", format="%a %d %b %Y"),
+                 *[alt.Tooltip(f"{label}:N") for label in texts]]).add_params(hover))
     return alt.layer(*layers, data=wide).properties(title=title, height=height)
 
 
