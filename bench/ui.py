@@ -40,7 +40,7 @@ from tests.ui import planner  # noqa: E402
 
 BENTO = ROOT / "artifacts" / "package" / "demandcast.bento"
 TARGETS = {"first_render_s": 2.0, "item_change_s": 0.5}
-PAGES = ("Forecast", "Accuracy", "Experiments", "Monitoring")
+PAGES = tuple(planner.PAGES)
 
 
 def summary(values: list[float]) -> dict:

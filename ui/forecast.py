@@ -15,6 +15,10 @@ store_labels, item_labels = forecasts.labels(catalog)
 families = {int(i["item_nbr"]): i["family"] for i in catalog["items"]}
 max_horizon = int(meta["max_horizon"]) if meta else 90
 limit = int(meta["max_series_per_request"]) if meta else 2000
+units = {name: st.column_config.NumberColumn(label, format="%.1f") for name, label in (
+    ("forecast", "forecast"), ("lower_80", "80% from"), ("upper_80", "80% to"), ("lower_95", "95% from"),
+    ("upper_95", "95% to"), ("no_promotion_forecast", "without promotion"), ("uplift", "uplift"))}
+forecast_columns = {"date": st.column_config.DateColumn("date", format="ddd YYYY-MM-DD"), **units}
 view = st.radio("View", ["One item", "A family at a store"], horizontal=True, key="view",
                 label_visibility="collapsed")
 
@@ -81,8 +85,7 @@ if view == "One item":
     st.caption("Shaded: the 80% (dark) and 95% (light) prediction intervals. Hover a day for its values."
                + (" Red triangles: planned promotion days." if promoted else ""))
     st.dataframe(frame.drop(columns=["store_nbr", "item_nbr"]), hide_index=True, width="stretch",
-                 key="forecast_table",
-                 column_config={"date": st.column_config.DateColumn("date", format="ddd YYYY-MM-DD")})
+                 key="forecast_table", column_config=forecast_columns)
     st.download_button("Download CSV", forecasts.csv_bytes(frame, answer["model_version"]),
                        file_name=f"forecast_store{store}_item{item}.csv", mime="text/csv",
                        icon=":material/download:", key="download")
@@ -103,7 +106,11 @@ else:
     cols[2].metric("Answered from averages", int(totals["fallback"].notna().sum()))
     figure = charts.family_chart(long, f"{family} at {store_labels[store]}")
     chart(figure, "family_chart")
-    st.dataframe(totals, hide_index=True, width="stretch", key="family_table")
+    st.dataframe(totals, hide_index=True, width="stretch", key="family_table", column_config={
+        "units": st.column_config.NumberColumn(f"units over {horizon} days", format="%.1f"),
+        "peak_day": st.column_config.NumberColumn("busiest day", format="%.1f"),
+        "upper_95": st.column_config.NumberColumn("sum of 95% highs", format="%.1f"),
+        "fallback": st.column_config.TextColumn("answered from")})
     st.download_button("Download CSV",
                        forecasts.csv_bytes(long.drop(columns=["item"]), answers[0]["model_version"]),
                        file_name=f"forecast_store{store}_{family.replace('/', '-')}.csv", mime="text/csv",

@@ -21,8 +21,14 @@ ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
 VIEWPORT = {"width": 1280, "height": 900}
 TIMEOUT_MS = 60_000
-IDLE = """() => !document.querySelector('[data-testid="stStatusWidgetRunningIcon"]')
-                && !document.querySelector('[data-stale="true"]')"""
+# A page run has finished: its end marker (ui/app.py) is there, nothing is running or stale.
+DONE = """!document.querySelector('[data-testid="stStatusWidgetRunningIcon"]')
+          && !document.querySelector('[data-stale="true"]')
+          && document.querySelector('.page-done')"""
+IDLE = f"() => {DONE}"
+# Each page's title and a text of its last section (or of its "nothing yet" message).
+PAGES = {"Forecast": "Download CSV", "Accuracy": "All forecasters|No evaluation yet",
+         "Experiments": "DVC experiments", "Monitoring": "The drift report|No monitoring run yet"}
 
 
 @contextlib.contextmanager
@@ -93,9 +99,7 @@ class Planner:
         script has finished."""
         script = """(want) => {
             const t = document.querySelector('[data-testid="stVegaLiteChart"] .role-title-text');
-            return t && (!want || t.textContent.includes(want))
-                && !document.querySelector('[data-testid="stStatusWidgetRunningIcon"]')
-                && !document.querySelector('[data-stale="true"]');
+            return t && (!want || t.textContent.includes(want)) && """ + DONE + """;
         }"""
         self.page.wait_for_function(script, arg=title_contains, polling="raf")
 
@@ -152,8 +156,10 @@ class Planner:
         return target
 
     def go(self, title: str) -> None:
+        """Open another page from the sidebar; wait for its last section (PAGES) and the end of its run."""
         self.page.get_by_test_id("stSidebarNavLink").filter(has_text=title).click()
         self.page.get_by_role("heading", name=title, level=1).wait_for()
+        self.page.get_by_text(re.compile(PAGES[title])).first.wait_for()
         self.idle()
 
     def screenshot(self, path: Path, height: int | None = None) -> Path:

@@ -21,6 +21,14 @@ def refusing():
 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self):
+            if self.path == "/echo":  # what the client sent
+                body = json.dumps({"authorization": self.headers.get("authorization")}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             status = int(self.path.strip("/"))
             body = json.dumps({"error": f"requests[0].horizon: 0 is not in 1..90 ({status})"}).encode()
             self.send_response(status)
@@ -53,6 +61,11 @@ def test_refusals_are_explained(refusing, status, words):
     with pytest.raises(ApiError, match=re.escape(words)) as err:
         Client(refusing).call("POST", f"/{status}", {})
     assert not err.value.down and err.value.status == status
+
+
+def test_the_bearer_token_is_sent_when_set(refusing):
+    assert Client(refusing, token="s3cret").call("GET", "/echo") == {"authorization": "Bearer s3cret"}
+    assert Client(refusing).call("GET", "/echo") == {"authorization": None}
 
 
 def test_an_api_that_is_not_running_is_down_with_the_command(closed_port):

@@ -20,7 +20,7 @@ from tests.ui.conftest import APP
 
 pytestmark = pytest.mark.slow
 HORIZON = 28
-PAGES = ("Forecast", "Accuracy", "Experiments", "Monitoring")
+PAGES = tuple(planner.PAGES)
 
 
 @pytest.fixture(scope="module")
