@@ -3,7 +3,7 @@
 import streamlit as st
 
 from demandcast.ui import charts, reports
-from demandcast.ui.page import chart, local
+from demandcast.ui.page import chart, local, stop
 
 s = st.session_state["settings"]
 st.title("Accuracy")
@@ -12,7 +12,7 @@ if ev is None:
     st.info(f"No evaluation yet: `{s.reports / 'evaluation.json'}` is written by the evaluate stage.",
             icon=":material/hourglass_empty:")
     st.code(reports.EVALUATE_COMMAND, language="bash")
-    st.stop()
+    stop()
 
 test = ev["test"]
 start, end = ev.get("test_window") or ("?", "?")

@@ -20,7 +20,5 @@ pages = [
 current = st.navigation(pages)
 st.session_state["settings"] = page.settings()
 st.session_state["model"] = page.model_status(st.session_state["settings"])
-try:
-    current.run()
-finally:  # also after st.stop(): marks a finished run of the page (the browser tests wait for it)
-    st.markdown('<span class="page-done"></span>', unsafe_allow_html=True)
+current.run()
+page.done()  # a page that ends early marks it itself (page.stop)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from demandcast.ui import charts, experiments, reports
-from demandcast.ui.page import chart, local
+from demandcast.ui.page import chart, local, stop
 
 s = st.session_state["settings"]
 live = st.session_state.get("model")
@@ -89,7 +89,7 @@ try:
     table = _dvc(s.root)
 except Exception as exc:  # dvc missing, not a DVC repository, a lock held by a running repro
     st.warning(f"`{experiments.EXP_COMMAND}` did not answer: {exc}")
-    st.stop()
+    stop()
 metrics = [c for c in table.columns if c.startswith("metric ")]
 shown = ["experiment", "kind", "baseline", "status", "created", *metrics, *experiments.varying(table)]
 st.caption("Click a column header to sort. Parameters are shown where experiments differ; "

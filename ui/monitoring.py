@@ -3,7 +3,7 @@
 import streamlit as st
 
 from demandcast.ui import charts, reports
-from demandcast.ui.page import chart, local
+from demandcast.ui.page import chart, local, stop
 
 s = st.session_state["settings"]
 st.title("Monitoring")
@@ -13,7 +13,7 @@ if mon is None:
             "compares recent data and the served predictions with the training data and writes it.",
             icon=":material/hourglass_empty:")
     st.code(reports.MONITOR_COMMAND, language="bash")
-    st.stop()
+    stop()
 
 report = mon.report
 rec, alerts, drift = report["recommendation"], report["alerts"], report["drift"]

@@ -20,8 +20,8 @@ CHROMIUM = os.environ.get("DEMANDCAST_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
 VIEWPORT = {"width": 1280, "height": 900}
-TIMEOUT_MS = 60_000
-# A page run has finished: its end marker (ui/app.py) is there, nothing is running or stale.
+TIMEOUT_MS = 180_000  # a shared 2-core machine under load needs it for MLflow's first import
+# A page run has finished: its end marker (demandcast.ui.page.done) is there, nothing is running or stale.
 DONE = """!document.querySelector('[data-testid="stStatusWidgetRunningIcon"]')
           && !document.querySelector('[data-stale="true"]')
           && document.querySelector('.page-done')"""

@@ -21,6 +21,22 @@ WATCHED = (config.ROOT_ENV, URL_ENV, TOKEN_ENV)
 API_DOWN = "The forecasting API is not running"
 
 
+def done() -> None:
+    """Mark the end of a page's run (the browser tests and the benchmark wait for it)."""
+    import streamlit as st
+
+    st.markdown('<span class="page-done"></span>', unsafe_allow_html=True)
+
+
+def stop() -> None:
+    """End the page here on purpose (nothing to show yet, or an error shown): ``st.stop()``
+    after the end marker, which Streamlit would drop once stopped."""
+    import streamlit as st
+
+    done()
+    st.stop()
+
+
 def settings() -> Settings:
     """The app's settings, or the reason they cannot be read (and the page stops). Read again
     only when the environment or params.yaml changed: loading takes longer than a forecast."""
@@ -32,7 +48,7 @@ def settings() -> Settings:
         return _settings(tuple(os.environ.get(k) for k in WATCHED), str(params), changed)
     except UserError as exc:
         st.error(f"The app cannot read the project's configuration: {exc}")
-        st.stop()
+        stop()
 
 
 @functools.lru_cache(maxsize=8)
@@ -55,7 +71,7 @@ def from_api(call: Callable[..., T], *args) -> T:
                        "(built by `make run`) when nothing answers at the configured URL.")
         else:
             st.error(str(exc), icon=":material/error:")
-        st.stop()
+        stop()
 
 
 def local(call: Callable[..., T], *args) -> T:
@@ -66,7 +82,7 @@ def local(call: Callable[..., T], *args) -> T:
         return call(*args)
     except UserError as exc:
         st.error(str(exc), icon=":material/error:")
-        st.stop()
+        stop()
 
 
 def chart(chart, key: str) -> None:
