@@ -10,7 +10,7 @@ PR_REPORT_ARGS ?=
 REGISTRY ?=
 RELEASE_ARGS ?=
 
-.PHONY: setup run test test-container lint params data bench clean pr-report release bento-requirements
+.PHONY: setup run test test-container lint params data bench ui clean pr-report release bento-requirements
 
 setup:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
@@ -73,6 +73,12 @@ bench:
 	$(UV) run python bench/peer.py
 	$(UV) run python bench/serve.py
 	$(UV) run python bench/monitor.py
+	$(UV) run python bench/ui.py
+
+# The planner's app (http://127.0.0.1:8501): serves artifacts/package/demandcast.bento first when no
+# API answers at ui.api_url ($DEMANDCAST_API_URL); `make run` builds the bento.
+ui: setup
+	$(UV) run demandcast ui
 
 clean:
 	rm -rf artifacts .pytest_cache .ruff_cache

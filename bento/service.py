@@ -1,7 +1,8 @@
 """The BentoML service: the champion's forecasts over HTTP.
 
 ``POST /forecast`` (series in, daily forecasts with 80% and 95% intervals out),
-``POST /predict`` (rows of precomputed features, adaptively batched), ``GET /metadata``;
+``POST /predict`` (rows of precomputed features, adaptively batched), ``GET /metadata``,
+``GET /catalog`` (stores, items and series served) and ``POST /history`` (their recent sales);
 BentoML adds ``/livez``, ``/readyz`` (ready once the bundle is loaded), ``/metrics``
 (Prometheus) and ``/docs``. The model and its serving snapshot come from the BentoML
 model the package stage made (pinned in the bento); limits come from the bundle's
@@ -34,14 +35,18 @@ from starlette.responses import JSONResponse
 
 from demandcast.errors import UserError
 from demandcast.serving import bundle as bundles
+from demandcast.serving.catalog import Catalog
 from demandcast.serving.engine import Engine, Query
 from demandcast.serving.http_guard import HttpGuard
 from demandcast.serving.prediction_log import PredictionLog
 from demandcast.serving.schemas import (
     LEVELS,
+    CatalogResponse,
     ForecastResponse,
+    HistoryResponse,
     Metadata,
     SeriesForecast,
+    SeriesKey,
     SeriesRequest,
     feature_row,
 )
@@ -62,6 +67,7 @@ def _manifest_names() -> list[str]:
 FeatureRow = feature_row(_manifest_names())
 LIMITS = json.loads((Path(MODEL.stored.path) / "metadata.json").read_text()).get("serve", {})
 MAX_SERIES = int(LIMITS.get("max_series", 2000))
+MAX_HISTORY_DAYS = int(LIMITS.get("max_history_days", 400))
 
 
 
@@ -88,8 +94,9 @@ class DemandForecast:
         self.bundle = bundles.load(folder)
         meta = self.bundle.metadata
         self.engine = Engine(self.bundle, max_horizon=int(meta["max_horizon"]),
-                             max_history_days=int(LIMITS.get("max_history_days", 400)))
+                             max_history_days=MAX_HISTORY_DAYS)
         self.names = self.engine.feature_names
+        self.catalog = Catalog(self.bundle)
         self.model_version = f"{meta['model_name']}/{meta['model_version']}"
         self.log = PredictionLog.from_env(Path.cwd() / "prediction-logs")
         self._order = np.array([self.names.index(n) for n in self.bundle.forecaster.names])
@@ -153,6 +160,23 @@ class DemandForecast:
                         "inputs": None, "features": {"names": self.names, "rows": x},
                         "outputs": {"predictions": y}})
         return y.tolist()
+
+    @bentoml.api(route="/history")
+    def history(self, series: list[SeriesKey] = Field(  # noqa: B008
+            ..., min_length=1, max_length=MAX_SERIES,
+            description=f"The series whose served history to return (1..{MAX_SERIES} per call)."),
+            days: int = Field(56, ge=1, le=MAX_HISTORY_DAYS,  # noqa: B008
+                              description="Days up to the history end (fewer if the snapshot is shorter).")
+            ) -> HistoryResponse:
+        """Recent daily sales and promotion flags of each series, as the model saw them."""
+        return HistoryResponse(
+            history_end=self.catalog.history_end,
+            series=self.catalog.history([(s.store_nbr, s.item_nbr) for s in series], days))
+
+    @info.get("/catalog", response_model=CatalogResponse, summary="What the model serves")
+    def catalog_listing(self) -> dict:
+        """Stores (city, state, type, cluster), items (family, class, perishable), series with history."""
+        return self.catalog.listing()
 
     @info.get("/metadata", response_model=Metadata, summary="Which model answers")
     def metadata(self) -> Metadata:

@@ -15,6 +15,9 @@
     The pull request's metrics, params, experiments and plots against ``REV`` (``make pr-report``).
 ``demandcast release --registry REGISTRY``
     Build, label, tag and push the serving image (``make release``).
+``demandcast ui``
+    The BentoML service from the exported bento if none answers, then the planner's app
+    (``make ui``; see :mod:`demandcast.ui.launch`).
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from demandcast import config
 from demandcast.cli import run_stage
 from demandcast.errors import UserError
 
-USAGE = ("usage: demandcast {generate,obtain-data,params,replay,bento-requirements,pr-report,release} [args ...]\n"
-         "  generate / obtain-data / replay take key=value overrides (see conf/ and params.yaml);\n"
+USAGE = ("usage: demandcast {generate,obtain-data,params,replay,ui,bento-requirements,pr-report,release} [args ...]\n"
+         "  generate / obtain-data / replay / ui take key=value overrides (see conf/ and params.yaml);\n"
          "  pr-report and release: demandcast <command> --help")
 
 
@@ -55,7 +58,13 @@ def _replay(cfg) -> None:
           f"{done['model_version']}), logged by the service")
 
 
-COMMANDS = {"generate": _generate, "obtain-data": _obtain, "replay": _replay}
+def _ui(cfg) -> int:
+    from demandcast.ui import launch
+
+    return launch.run(cfg)
+
+
+COMMANDS = {"generate": _generate, "obtain-data": _obtain, "replay": _replay, "ui": _ui}
 
 
 def _params(argv: list[str]) -> None:  # composes conf/ itself: params.yaml may be missing or stale

@@ -94,6 +94,60 @@ class Metadata(BaseModel):
     prediction_log: dict
 
 
+class SeriesKey(BaseModel):
+    """One store x item series."""
+
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"example": {"store_nbr": 1, "item_nbr": 103665}})
+
+    store_nbr: Id = Field(description="Store number, as in stores.csv.")
+    item_nbr: Id = Field(description="Item number, as in items.csv.")
+
+
+class SeriesHistory(BaseModel):
+    """The served history of one series: one entry per day in each list (zero-sales days included)."""
+
+    store_nbr: int
+    item_nbr: int
+    known: bool = Field(description="False: the served snapshot has no history for this series.")
+    dates: list[dt.date]
+    unit_sales: list[float]
+    onpromotion: list[bool]
+
+
+class HistoryResponse(BaseModel):
+    history_end: dt.date = Field(description="The last day of the served history.")
+    series: list[SeriesHistory]
+
+
+class Store(BaseModel):
+    model_config = ConfigDict(extra="allow")  # whatever stores.csv holds besides these
+
+    store_nbr: int
+    city: str | None = None
+    state: str | None = None
+    type: str | None = None
+    cluster: int | None = None
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    item_nbr: int
+    family: str
+    perishable: int | None = None
+
+
+class CatalogResponse(BaseModel):
+    """The stores, items and series the served model knows (for pickers)."""
+
+    history_end: dt.date
+    snapshot_start: dt.date = Field(description="The first day of the served history.")
+    stores: list[Store]
+    items: list[Item]
+    series: list[tuple[int, int]] = Field(description="(store_nbr, item_nbr) of every series with history.")
+
+
 def feature_row(names: list[str]) -> type[BaseModel]:
     """The /predict row model: one optional number per feature of the model (null = missing)."""
     fields = {name: (float | None, Field(None)) for name in names}
