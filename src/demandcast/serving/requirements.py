@@ -18,7 +18,8 @@ from demandcast import config
 from demandcast.errors import UserError
 
 # What bento/service.py and the library code it loads import (a test checks the imports).
-SERVICE = ("bentoml", "boto3", "fastapi", "numpy", "omegaconf", "orjson", "pandas", "pyarrow", "xgboost")
+SERVICE = ("bentoml", "boto3", "fastapi", "holidays", "numpy", "omegaconf", "orjson", "pandas", "pyarrow",
+           "xgboost")
 REQUIREMENTS = Path("bento") / "requirements.txt"
 # The image's interpreter: python:3.11-slim or the Debian bookworm base (CPython 3.11, Linux).
 TARGET = {"implementation_name": "cpython", "platform_python_implementation": "CPython",
