@@ -46,7 +46,8 @@ def main(argv=None) -> int:
     def body(cfg) -> None:
         engine = str(cfg.spark.get("engine") or "local")
         # On the cluster this file runs under spark-submit: always the ETL itself, never a resubmit.
-        if engine in CLOUD_ENGINES and "PYSPARK_GATEWAY_PORT" not in os.environ:
+        on_cluster = engine in CLOUD_ENGINES and "PYSPARK_GATEWAY_PORT" in os.environ
+        if engine in CLOUD_ENGINES and not on_cluster:
             from demandcast.cloud import submit
 
             manifest = submit.run(cfg)
@@ -56,7 +57,8 @@ def main(argv=None) -> int:
         checks = manifest["checks"]
         for warning in checks["warnings"]:
             print(f"warning: features: {warning}", file=sys.stderr)
-        if "://" not in str(cfg.paths.reports):
+        # A cloud job's report is written where the stage was started, after the sync.
+        if "://" not in str(cfg.paths.reports) and not on_cluster:
             jsonio.write(Path(str(cfg.paths.reports)) / "features.json", checks)
         print(f"features: {len(manifest['features'])} columns, spec {manifest['spec_hash']}, "
               f"{manifest['first_date']}..{manifest['last_date']} -> {out}/; {len(checks['warnings'])} "

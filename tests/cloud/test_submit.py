@@ -99,7 +99,8 @@ def test_features_on_emr_serverless_match_a_local_run(project, s3, bucket, serve
 
     # What went to S3: code by content hash, data by data.dvc's version, the run's params and result.
     library = bundle.library_zip(project / "lib.zip", project)
-    deps, pins = bundle.deps_zip(project / "deps.zip", ["omegaconf", "hydra-core"])
+    python_deps = list(OmegaConf.load(project / "conf" / "spark" / "emr_serverless.yaml").python_deps)
+    deps, pins = bundle.deps_zip(project / "deps.zip", python_deps)
     code = {f"{PREFIX}/code/{bundle.content_hash(p)}/{name}": p for name, p in (
         ("demandcast.zip", library), ("deps.zip", deps), ("features.py", project / "stages" / "features.py"))}
     version = data_version(project)
@@ -108,9 +109,10 @@ def test_features_on_emr_serverless_match_a_local_run(project, s3, bucket, serve
     for key, path in code.items():
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == path.read_bytes(), key
     raw = {f"{PREFIX}/data/{version}/{n}" for n in
-           ("holidays_events.csv", "items.csv", "stores.csv", "train.csv", "transactions.csv",
+           ("holidays_events.csv", "items.csv", "stores.csv", "test.csv", "train.csv", "transactions.csv",
             "_COMPLETE.json")}
-    assert {k for k in stored if "/data/" in k} == raw  # only what the stage reads: no oil.csv, no truth
+    # only what the stage reads (the promotion plan test.csv too): no oil.csv, no truth
+    assert {k for k in stored if "/data/" in k} == raw
     [run_prefix] = {k.rsplit("/", 1)[0] for k in stored if k.endswith("/params.yaml")}
     assert any(k.startswith(f"{run_prefix}/features/part_month=") for k in stored)
     assert f"{run_prefix}/features/{META}/manifest.json" in stored
@@ -146,7 +148,11 @@ def test_features_on_emr_serverless_match_a_local_run(project, s3, bucket, serve
     out = project / "artifacts" / "features"
     assert layout(out) == layout(local_out)
     written = json.loads((out / META / "manifest.json").read_text())
-    assert written == json.loads(json.dumps(manifest, default=list))
+    expected = json.loads(json.dumps(manifest, default=list))
+    # the calendar's source names where the job read it: the S3 copy there, the local file here
+    assert written["checks"]["holidays"].pop("source").endswith("/holidays_events.csv")
+    expected["checks"]["holidays"].pop("source")
+    assert written == expected
     keys_ = list(feature_spec.KEYS)
     got, want = frame(out, keys_), frame(local_out, keys_)
     assert len(got) == len(want) > 0
@@ -167,8 +173,11 @@ def test_features_on_emr_serverless_match_a_local_run(project, s3, bucket, serve
     assert "already holds the result" in done.stdout
     assert len(client.list_job_runs(applicationId=serverless_app)["jobRuns"]) == 1
     assert layout(out) == layout(local_out)
-    [lock] = yaml.safe_load((project / "dvc.lock").read_text())["stages"]["features"]["outs"]
-    assert lock["path"] == "artifacts/features" and lock["nfiles"] == sum(p.is_file() for p in out.rglob("*"))
+    outs = {o["path"]: o for o in yaml.safe_load((project / "dvc.lock").read_text())["stages"]["features"]["outs"]}
+    assert set(outs) == {"artifacts/features", "reports/features.json"}  # the checks' report written here
+    assert outs["artifacts/features"]["nfiles"] == sum(p.is_file() for p in out.rglob("*"))
+    report = json.loads((project / "reports" / "features.json").read_text())
+    assert report["warnings"] == written["checks"]["warnings"]
     status = subprocess.run([sys.executable, "-m", "dvc", "status", "features", "--json"], cwd=project,
                             capture_output=True, text=True, timeout=300)
     assert json.loads(status.stdout) == {}, status.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
@@ -13,7 +14,8 @@ from tests.helpers import ROOT
 
 
 def test_ecuador_in_spanish_with_favoritas_transfer_convention():
-    cal = holiday_calendar.from_package("EC", dt.date(2017, 1, 1), dt.date(2017, 12, 31), "es")
+    cal = pd.DataFrame(holiday_calendar.from_package("EC", dt.date(2017, 1, 1), dt.date(2017, 12, 31), "es"),
+                       columns=list(holiday_calendar.COLUMNS))
     assert list(cal.columns) == list(holiday_calendar.COLUMNS)
     assert {"Navidad", "Carnaval", "Viernes Santo", "Primer Grito de Independencia"} <= set(cal["description"])
     # 2017-08-10 fell on a Thursday and was observed on Friday the 11th: the holiday keeps its

@@ -23,9 +23,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-import holidays as holidays_lib
-import pandas as pd
-
 from demandcast.errors import UserError
 
 FILE = "holidays_events.csv"
@@ -36,6 +33,8 @@ TRANSFER_REACH = 7  # days between a holiday and the day it is observed instead,
 
 def _calendar(country: str, years: Iterable[int], subdiv: str | None, language: str | None,
               observed: bool):
+    import holidays as holidays_lib  # here, not at the top: the ETL on a cluster may not need it
+
     try:
         return holidays_lib.country_holidays(country, subdiv=subdiv, years=list(years),
                                              language=language, observed=observed)
@@ -79,13 +78,14 @@ def _around(day: dt.date) -> list[dt.date]:
     return [day + dt.timedelta(days=k) for k in range(-TRANSFER_REACH, TRANSFER_REACH + 1)]
 
 
-def from_package(country: str, start: dt.date, until: dt.date, language: str | None = None) -> pd.DataFrame:
-    """The national calendar of ``country`` for ``start..until`` in Favorita's schema."""
+def from_package(country: str, start: dt.date, until: dt.date, language: str | None = None) -> list[dict]:
+    """The national calendar of ``country`` for ``start..until`` in Favorita's schema, one
+    dict per row by date and description (plain Python: the Spark ETL on a cluster has no
+    pandas)."""
     rows = package_rows(country, range(start.year, until.year + 1), "National", country,
                         language=language)
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    frame = frame[(frame["date"] >= start) & (frame["date"] <= until)]
-    return frame.sort_values(["date", "description"]).reset_index(drop=True)
+    rows = [r for r in rows if start <= r["date"] <= until]
+    return sorted(rows, key=lambda r: (r["date"], r["description"]))
 
 
 def source(data) -> str:
@@ -99,7 +99,7 @@ def source(data) -> str:
     return chosen
 
 
-def from_config(data) -> pd.DataFrame:
+def from_config(data) -> list[dict]:
     """The package calendar a ``source=package`` preset asks for, from data.start to
     data.calendar_until (dates as ``datetime.date``, ``transferred`` as bool)."""
     settings = data.holidays

@@ -67,7 +67,8 @@ def run(spark, data_dir: str, out: str, data, features) -> dict:
     source = holiday_calendar.source(data)
     if source == "package":
         raw[holiday_calendar.FILE] = spark.createDataFrame(
-            holiday_calendar.from_config(data), spark_engine.SCHEMAS[holiday_calendar.FILE])
+            [tuple(row[c] for c in holiday_calendar.COLUMNS) for row in holiday_calendar.from_config(data)],
+            spark_engine.SCHEMAS[holiday_calendar.FILE])
     first, last, train_end = check_inputs(raw, spec, data)
     table, _ = spark_engine.build(raw, spec, train_end, first, last)
     # One task per month (repartition by it), rows sorted, part files renamed: the same

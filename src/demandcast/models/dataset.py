@@ -107,7 +107,8 @@ def read_static(data_dir, data=None) -> dict[str, pd.DataFrame]:
         raise UserError(f"{data_dir}: {', '.join(missing)} missing; `make data` restores the raw files")
     static = {n: pd.read_csv(path) for n, path in found.items()}
     if package:
-        static[holiday_calendar.FILE] = holiday_calendar.from_config(data)
+        static[holiday_calendar.FILE] = pd.DataFrame(holiday_calendar.from_config(data),
+                                                     columns=list(holiday_calendar.COLUMNS))
     return static
 
 
