@@ -64,7 +64,8 @@ def test_the_report_shows_what_the_change_did(project, tmp_path):
     assert "`workspace (this change)`" in experiments and "test.wape" in experiments
 
     pngs = sorted((out / "plots").glob("*.png"))
-    assert len(pngs) == 9  # dvc.yaml's plots: error by horizon, 6 forecasts, importance, residuals
+    # dvc.yaml's plots: monitor history, error by horizon, 6 forecasts, importance, residuals
+    assert len(pngs) == 10
     for png in pngs:
         width, height = png_size(png)
         assert width > 300 and height > 200, (png, width, height)

@@ -103,7 +103,8 @@ def test_train_and_register_against_a_tracking_server_with_s3_artifacts(
     for stage in (train, evaluate, register):
         assert stage.main(args) == 0, f"{stage.__name__} failed"
 
-    run_id = runs.load_run(root / "artifacts" / "model")["run_id"]
+    cfg = config.load(args)
+    run_id = runs.find_train_run(cfg, root / "artifacts" / "model")["run_id"]  # found by the model's digest
     stored = _keys(s3_endpoint, "store/")
     [experiment_id] = {k.split("/")[1] for k in stored}
     model = f"store/{experiment_id}/{run_id}/artifacts/"
@@ -111,7 +112,6 @@ def test_train_and_register_against_a_tracking_server_with_s3_artifacts(
             f"{model}forecaster/intervals.json", f"{model}evaluation/evaluation.json"} <= stored
     assert any(k.endswith("/MLmodel") for k in stored)  # the logged model, in S3 too
 
-    cfg = config.load(args)
     best = registry.champion(cfg)
     assert best["run_id"] == run_id and best["version"] == 1
     fetched = Path(best["mlflow"].artifacts.download_artifacts(
