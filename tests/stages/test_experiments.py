@@ -65,8 +65,9 @@ def test_exp_run_runs_the_whole_pipeline_and_a_failed_one_loses_nothing(project)
     # A failing experiment: evaluate stops at once; the committed reports stay as they were.
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "the sweep's results")
-    # -S overrides hold for one run only (params.yaml is recomposed from conf/): keep the preset.
-    failed = dvc(repo, "exp", "run", "-S", "data=tiny", "-S", "evaluate.folds=0")
+    # -S overrides hold for one run only (params.yaml is recomposed from conf/): repeat the
+    # sweep's, so only evaluate's parameter changes and evaluate is the first stage to run.
+    failed = dvc(repo, "exp", "run", "-S", "data=tiny", "-S", "tune.n_trials=3", "-S", "evaluate.folds=0")
     assert failed.returncode != 0
     assert "failed to reproduce 'evaluate'" in failed.stderr
     why = "error: stage evaluate: evaluate.horizon (28) and evaluate.folds (0) must be at least 1"
