@@ -88,7 +88,8 @@ def test_queued_and_temp_experiments_run_through_package_into_the_workspace_stor
     assert added.returncode == 0, added.stderr
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "tiny")
-    queued = dvc(repo, "exp", "run", "--queue", *SMALL, "-S", "model.objective=tweedie", "--name", "q-tweedie")
+    queued = dvc(repo, "exp", "run", "--queue", *SMALL, "-S", "model.objective=tweedie",
+                 "--name", "q-tweedie")
     assert queued.returncode == 0, queued.stderr
     started = dvc(repo, "queue", "start", "-j", "2")
     assert started.returncode == 0, started.stderr
