@@ -1,21 +1,43 @@
-"""DVC's Hydra integration: `dvc exp run -S` recomposes params.yaml from conf/ and runs."""
+"""Experiments as users run them: `dvc exp run` in the workspace, `--temp`, and `--queue` with
+`dvc queue start -j 2`, each through `package`; all MLflow runs in the workspace's one store;
+the champion alias untouched by experiments; a failed run loses nothing."""
 
 import json
 import subprocess
 import sys
+import time
 
+import mlflow
 import pytest
 
 pytestmark = pytest.mark.slow
 
+SMALL = ("-S", "tune.n_trials=1", "-S", "evaluate.folds=1")
 
-def dvc(repo, *args):
+
+def dvc(repo, *args, timeout=1800):
     return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=timeout)
 
 
-def test_exp_run_runs_the_whole_pipeline_and_shows_its_metrics(project):
-    """`dvc exp run -S` with a data preset and a tune override: validate through register."""
+def git(repo, *args):
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=repo,
+                          capture_output=True, text=True, check=True).stdout
+
+
+def experiments(repo) -> dict[str, dict]:
+    shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
+    return {exp["name"]: exp["revs"][0] for rev in shown for exp in (rev.get("experiments") or [])
+            if exp.get("name")}
+
+
+def store(repo):
+    mlflow.set_tracking_uri(f"sqlite:///{repo / 'artifacts' / 'mlflow.db'}")
+    return mlflow.MlflowClient()
+
+
+def test_exp_run_runs_the_whole_pipeline_and_a_failed_one_loses_nothing(project):
+    """`dvc exp run -S` with a data preset and a tune override: validate through package."""
     repo = project("tiny")
     done = dvc(repo, "exp", "run", "-S", "data=tiny", "-S", "tune.n_trials=3", "--name", "tiny-sweep")
     assert done.returncode == 0, done.stderr
@@ -25,26 +47,79 @@ def test_exp_run_runs_the_whole_pipeline_and_shows_its_metrics(project):
     assert report["status"] == "passed" and report["preset"] == "tiny"
     best = json.loads((repo / "artifacts" / "tune" / "best_params.json").read_text())
     assert best["completed"] == 3
-    assert json.loads((repo / "reports" / "registry.json").read_text())["decision"] == "champion"
+    decision = json.loads((repo / "reports" / "registry.json").read_text())
+    assert decision["decision"] == "candidate" and decision["experiment"] == "tiny-sweep"
+    assert (repo / "artifacts" / "package" / "demandcast.bento").exists()
+    package = json.loads((repo / "artifacts" / "package" / "package.json").read_text())
+    assert package["alias"] == "candidate" and package["model_version"] == decision["version"]
 
-    shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
-    experiments = [exp for rev in shown for exp in (rev.get("experiments") or [])]
-    sweep = [exp for exp in experiments if exp.get("name") == "tiny-sweep"]
-    assert sweep, [exp.get("name") for exp in experiments]
-    data = sweep[0]["revs"][0]["data"]
-    metrics = data["metrics"]["reports/metrics.json"]["data"]
+    sweep = experiments(repo)["tiny-sweep"]["data"]
+    metrics = sweep["metrics"]["reports/metrics.json"]["data"]
     assert 0 < metrics["test"]["wape"] < metrics["test"]["wape_seasonal_naive"]
-    assert data["params"]["params.yaml"]["data"]["tune"]["n_trials"] == 3
+    assert sweep["params"]["params.yaml"]["data"]["tune"]["n_trials"] == 3
 
     again = dvc(repo, "repro")
     assert again.returncode == 0
-    out = again.stdout + again.stderr
-    assert "Running stage" not in out, out
+    assert "Running stage" not in again.stdout + again.stderr, again.stdout
+
+    # A failing experiment: evaluate stops at once; the committed reports stay as they were.
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "the sweep's results")
+    # -S overrides hold for one run only (params.yaml is recomposed from conf/): repeat the
+    # sweep's, so only evaluate's parameter changes and evaluate is the first stage to run.
+    failed = dvc(repo, "exp", "run", "-S", "data=tiny", "-S", "tune.n_trials=3", "-S", "evaluate.folds=0")
+    assert failed.returncode != 0
+    assert "failed to reproduce 'evaluate'" in failed.stderr
+    why = "error: stage evaluate: evaluate.horizon (28) and evaluate.folds (0) must be at least 1"
+    assert why in failed.stderr
+    changed = git(repo, "status", "--porcelain").split("\n")
+    assert [line for line in changed if line] == [" M params.yaml"]  # what `-S` asked for, nothing lost
+    assert (repo / "reports" / "plots" / "error_by_horizon.csv").exists()
 
 
-def test_exp_run_on_data_of_another_preset_stops_at_validate(project):
+def test_queued_and_temp_experiments_run_through_package_into_the_workspace_store(project):
+    """A queued and a --temp experiment run side by side in DVC's copies under .dvc/tmp/exps, each
+    through `package`; their data comes from data.dvc, their MLflow runs go to the workspace."""
     repo = project("tiny")
-    done = dvc(repo, "exp", "run", "-S", "data=medium")
-    assert done.returncode != 0
-    assert "data preset 'medium'" in done.stderr, done.stderr
-    assert "Traceback" not in done.stderr
+    (repo / "conf" / "config.yaml").write_text(
+        (repo / "conf" / "config.yaml").read_text().replace("  - data: demo", "  - data: tiny"))
+    assert subprocess.run([sys.executable, "-m", "demandcast", "params"], cwd=repo).returncode == 0
+    added = dvc(repo, "add", "data")  # the copies get data/ from the cache, as data.dvc says
+    assert added.returncode == 0, added.stderr
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "tiny")
+    queued = dvc(repo, "exp", "run", "--queue", *SMALL, "-S", "model.objective=tweedie",
+                 "--name", "q-tweedie")
+    assert queued.returncode == 0, queued.stderr
+    started = dvc(repo, "queue", "start", "-j", "2")
+    assert started.returncode == 0, started.stderr
+    temp = dvc(repo, "exp", "run", "--temp", *SMALL, "-S", "seed=7", "--name", "t-seed7")  # meanwhile
+    assert temp.returncode == 0, temp.stderr[-3000:]
+    deadline = time.monotonic() + 1800
+    while time.monotonic() < deadline:
+        status = dvc(repo, "queue", "status").stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(10)
+    assert "Success" in status and "Failed" not in status, (status, dvc(repo, "queue", "logs", "q-tweedie"))
+
+    names = {"q-tweedie", "t-seed7"}
+    shown = experiments(repo)
+    assert names <= set(shown)
+    for name in names:
+        data = shown[name]["data"]
+        assert data["metrics"]["reports/metrics.json"]["data"]["test"]["wape"] > 0, name
+        assert data["outs"]["artifacts/package"]["hash"], name
+    assert shown["q-tweedie"]["data"]["params"]["params.yaml"]["data"]["model"]["objective"] == "tweedie"
+
+    # Every experiment's runs and versions are in the workspace's store, none in a copy's.
+    client = store(repo)
+    trains = mlflow.search_runs(experiment_names=["demandcast"], filter_string="tags.stage = 'train'",
+                                output_format="list")
+    assert {r.data.tags.get("dvc_experiment") for r in trains} == names
+    versions = client.search_model_versions("name='demandcast-xgboost'")
+    assert {v.tags.get("dvc_experiment") for v in versions} == names
+    assert {v.tags["decision"] for v in versions} <= {"candidate", "challenger"}
+    with pytest.raises(Exception, match="alias"):  # no experiment made itself the champion
+        client.get_model_version_by_alias("demandcast-xgboost", "champion")
+    assert not list((repo / ".dvc" / "tmp" / "exps").rglob("mlflow.db"))

@@ -66,3 +66,18 @@ def test_the_bento_ships_the_library_as_a_package(tiny_bento, tmp_path):
     done = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "src")], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120, check=True)
     assert all(line.startswith(str(tmp_path / "src" / "demandcast")) for line in done.stdout.split())
+
+
+def test_the_bento_is_built_from_a_copy_outside_hidden_folders(tmp_path):
+    """`bentoml build` refuses a context under a hidden folder, such as the .dvc/tmp/exps/...
+    copy a queued experiment runs in: the package stage builds from a copy elsewhere."""
+    from demandcast.errors import UserError
+    from demandcast.serving.packaging import build_context
+
+    context = build_context(ROOT, tmp_path / "context")
+    assert sorted(p.name for p in (context / "bento").iterdir()) == [
+        "bentofile.yaml", "requirements.txt", "service.py"]
+    library = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "src" / "demandcast").rglob("*.py"))
+    assert sorted(p.relative_to(context).as_posix() for p in (context / "src").rglob("*.py")) == library
+    with pytest.raises(UserError, match="hidden folder"):
+        build_context(ROOT, tmp_path / ".dvc" / "tmp" / "context")

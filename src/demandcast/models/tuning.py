@@ -97,7 +97,8 @@ def optimize(cfg, study: optuna.Study, train, valid, spec, manifest: dict,
 
     mlflow = runs.setup(cfg)
     with mlflow.start_run(run_name="tune") as parent:
-        mlflow.set_tags({**runs.provenance(manifest), "stage": "tune", "study": study.study_name})
+        mlflow.set_tags({**runs.provenance(manifest), "stage": "tune", "study": study.study_name,
+                         **runs.experiment_tags()})
         mlflow.log_params({"n_trials": n_trials, "resumed_from": len(done), "objective": cfg.model.objective})
 
         def objective(trial: optuna.Trial) -> float:
