@@ -53,6 +53,7 @@ class OnlineFeatures:
         unique_keys("items", "item_nbr", item, lambda i: f"item_nbr {item[i]}")
         self._items = pd.Index(item)
         self._item_nbr = item
+        self._store_rows, self._item_rows = _Rows(self._store_nbr), _Rows(item)
         family = texts(items["family"], "items.family")
         self.families = sorted(set(family))
         self._family_code = pd.Index(self.families).get_indexer(family).astype(np.int64)
@@ -103,7 +104,7 @@ class OnlineFeatures:
 
     def rows(self, store: np.ndarray, item: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rows of stores.csv and items.csv for store and item numbers; unknown ones are errors."""
-        store_row, item_row = self._stores.get_indexer(store), self._items.get_indexer(item)
+        store_row, item_row = self._store_rows(store), self._item_rows(item)
         self._check_known(store, store_row, item, item_row)
         return store_row, item_row
 
@@ -266,8 +267,32 @@ class OnlineFeatures:
             cols[f"roll_mean_{w}"] = np.where(n >= spec.min_periods["mean"], mean, np.nan)
             cols[f"roll_std_{w}"] = np.where(n >= spec.min_periods["std"], std, np.nan)
         for w in spec.promo_windows:
-            cols[f"promo_share_{w}"] = window_stats(promo_past[:, span - w:])[0]
+            cols[f"promo_share_{w}"] = window_mean(promo_past[:, span - w:])[0]
         return cols
+
+
+class _Rows:
+    """Row of each id in a table's unique ids, -1 if absent: ``pd.Index.get_indexer``
+    without building an index per call."""
+
+    def __init__(self, ids: np.ndarray):
+        self.order = np.argsort(ids, kind="stable")
+        self.sorted = ids[self.order]
+
+    def __call__(self, wanted: np.ndarray) -> np.ndarray:
+        if len(self.sorted) == 0:
+            return np.full(len(wanted), -1)
+        at = np.minimum(np.searchsorted(self.sorted, wanted), len(self.sorted) - 1)
+        return np.where(self.sorted[at] == wanted, self.order[at], -1)
+
+
+def window_mean(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of ``x``, over its non-NaN cells: mean (NaN without any), count, and which
+    cells count."""
+    valid = ~np.isnan(x)
+    n = valid.sum(axis=1)
+    mean = np.divide(np.where(valid, x, 0.0).sum(axis=1), n, out=np.full(len(x), np.nan), where=n > 0)
+    return mean, n, valid
 
 
 def window_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -276,12 +301,10 @@ def window_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     The std is two-pass on values shifted by the row's first value, so a constant window
     is exactly 0 (as Spark's incremental update gives) and large levels lose no precision.
     """
-    valid = ~np.isnan(x)
-    n = valid.sum(axis=1)
+    mean, n, valid = window_mean(x)
     shift = x[np.arange(len(x)), valid.argmax(axis=1)]
     dev = np.where(valid, x - shift[:, None], 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(valid, x, 0.0).sum(axis=1) / n
-        centred = np.where(valid, dev - (dev.sum(axis=1) / n)[:, None], 0.0)
-        std = np.sqrt((centred * centred).sum(axis=1) / (n - 1))
-    return np.where(n > 0, mean, np.nan), np.where(n > 1, std, np.nan), n
+    centred = np.where(valid, dev - (dev.sum(axis=1) / np.maximum(n, 1))[:, None], 0.0)
+    std = np.sqrt(np.divide((centred * centred).sum(axis=1), n - 1, out=np.full(len(x), np.nan),
+                            where=n > 1))
+    return mean, std, n
