@@ -38,8 +38,10 @@ def serving(home: Path, workdir: Path, port: int | None = None, timeout: float =
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     log = open(workdir / "server.log", "ab")
+    # One worker unless a test asks for more: /metadata's prediction-log counters are the
+    # answering worker's own, and the tests read them as the whole service's.
     full_env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true",
-                "DEMANDCAST_LOG_DIR": str(workdir / "prediction-logs"), **env}
+                "DEMANDCAST_WORKERS": "1", "DEMANDCAST_LOG_DIR": str(workdir / "prediction-logs"), **env}
     proc = subprocess.Popen([str(BENTOML), "serve", "demandcast:latest", "--host", "127.0.0.1",
                              "--port", str(port)], cwd=workdir, env=full_env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
