@@ -15,7 +15,12 @@ metadata (conf ``serve``). Environment:
 ``DEMANDCAST_BENTO_MODEL``
     The BentoML model tag (default ``demandcast-forecaster:latest``; a bento pins its own).
 ``DEMANDCAST_WORKERS``
-    Worker processes (default 1).
+    Worker processes (default: one per CPU core; each loads the bundle and forecasts
+    independently, XGBoost single-threaded in each). Each worker keeps its own prediction
+    log, so ``/metadata``'s ``prediction_log`` counters are those of the worker that answers.
+``DEMANDCAST_THREADS``
+    Forecast requests handled at once per worker (default 16): concurrent requests are
+    merged into one engine pass (:mod:`demandcast.serving.coalescing`).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from starlette.responses import JSONResponse
 from demandcast.errors import UserError
 from demandcast.serving import bundle as bundles
 from demandcast.serving.catalog import Catalog
+from demandcast.serving.coalescing import Coalescer
 from demandcast.serving.engine import Engine, Query
 from demandcast.serving.http_guard import HttpGuard
 from demandcast.serving.prediction_log import PredictionLog
@@ -68,6 +74,7 @@ FeatureRow = feature_row(_manifest_names())
 LIMITS = json.loads((Path(MODEL.stored.path) / "metadata.json").read_text()).get("serve", {})
 MAX_SERIES = int(LIMITS.get("max_series", 2000))
 MAX_HISTORY_DAYS = int(LIMITS.get("max_history_days", 400))
+WORKERS = os.environ.get("DEMANDCAST_WORKERS", "cpu_count")
 
 
 
@@ -81,7 +88,8 @@ def _bad_input(exc: Exception, ctx) -> JSONResponse:
 info = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
 
-@bentoml.service(name="demandcast", workers=int(os.environ.get("DEMANDCAST_WORKERS", "1")),
+@bentoml.service(name="demandcast", workers=WORKERS if WORKERS == "cpu_count" else int(WORKERS),
+                 threads=int(os.environ.get("DEMANDCAST_THREADS", "16")),
                  traffic={"timeout": 60, "max_concurrency": 256},
                  metrics={"enabled": True})
 @bentoml.asgi_app(info, path="/")
@@ -95,6 +103,7 @@ class DemandForecast:
         meta = self.bundle.metadata
         self.engine = Engine(self.bundle, max_horizon=int(meta["max_horizon"]),
                              max_history_days=MAX_HISTORY_DAYS)
+        self.coalescer = Coalescer(self.engine, max_series=2 * MAX_SERIES)
         self.names = self.engine.feature_names
         self.catalog = Catalog(self.bundle)
         self.model_version = f"{meta['model_name']}/{meta['model_version']}"
@@ -121,7 +130,7 @@ class DemandForecast:
                          None if r.history is None else [(d.date, d.unit_sales, d.onpromotion)
                                                          for d in r.history], r.family) for r in requests]
         try:
-            results = self.engine.forecast(queries)
+            results = self.coalescer.forecast(queries)
         except UserError as exc:
             return _bad_input(exc, ctx)
         out = []

@@ -52,7 +52,9 @@ def serving(home: Path, workdir: Path, port: int | None = None, timeout: float =
     the server's output is kept in ``workdir/server.log``.
     """
     port = port or free_port()
-    proc = local.serve(home, port, workdir, **env)
+    # One worker unless a test asks for more: /metadata's prediction-log counters are the
+    # answering worker's own, and the tests read them as the whole service's.
+    proc = local.serve(home, port, workdir, **{"DEMANDCAST_WORKERS": "1", **env})
     url = f"http://127.0.0.1:{port}"
     try:
         local.wait_until_up(f"{url}/readyz", proc, timeout, workdir / "server.log")

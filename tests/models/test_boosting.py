@@ -64,3 +64,20 @@ def test_missing_feature_columns_are_named(tiny_model):
 def test_loading_a_missing_model_says_which_stage_makes_it(tmp_path):
     with pytest.raises(UserError, match="run the train stage first"):
         boosting.Forecaster.load(tmp_path)
+
+
+def test_predict_matrix_equals_xgboosts_inplace_predict(tiny_model):
+    """The direct library call serving uses gives XGBoost's own numbers, on one row, a few,
+    many, on any number of threads, and from a non-contiguous float64 slice."""
+    m = tiny_model
+    f = m.forecaster
+    x = m.valid[f.names].to_numpy(np.float64)
+    for rows in (x[:1], x[:7], x, x[::3]):
+        want = f.booster.inplace_predict(np.asarray(rows, dtype=np.float32), missing=np.nan,
+                                         iteration_range=(0, f.booster.best_iteration + 1)
+                                         if boosting._has_best(f.booster) else (0, 0))
+        want = np.clip(np.asarray(np.expm1(want) if f.transform == "log1p" else want, dtype=np.float64),
+                       0.0, None)
+        for model in (f, f.threads(1), f.threads(0)):
+            np.testing.assert_array_equal(model.predict_matrix(rows), want)
+    assert f.predict_matrix(x[:0]).shape == (0,)

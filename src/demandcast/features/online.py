@@ -4,7 +4,9 @@
 (series x date) from each series' recent history, as :mod:`demandcast.features.spark_engine` computes
 them for the whole panel; a parity test holds the two to each other. Static tables
 (stores, items, holidays, transactions, priors) are read once in ``__init__``; ``compute``
-works on dense arrays (series x day), vectorized across series.
+works on dense arrays (series x day), vectorized across series. :meth:`OnlineFeatures.recursive`
+is the numpy entry point of recursive forecasting: from dense (series x day) panels, with
+no DataFrame per call, which serving and evaluation share.
 
 What the spec leaves to the online side, decided here:
 
@@ -44,11 +46,14 @@ class OnlineFeatures:
         self.spec = spec
         store = store_columns(stores)
         self._stores = pd.Index(store["store_nbr"])
+        self._store_nbr = store["store_nbr"]
         self._cluster, self._store_type = store["cluster"], store["store_type_code"]
         require(items, "items", ("item_nbr", "family"))
         item = ints(items["item_nbr"], "items.item_nbr")
         unique_keys("items", "item_nbr", item, lambda i: f"item_nbr {item[i]}")
         self._items = pd.Index(item)
+        self._item_nbr = item
+        self._store_rows, self._item_rows = _Rows(self._store_nbr), _Rows(item)
         family = texts(items["family"], "items.family")
         self.families = sorted(set(family))
         self._family_code = pd.Index(self.families).get_indexer(family).astype(np.int64)
@@ -56,7 +61,8 @@ class OnlineFeatures:
         self._traffic = None if transactions is None else StoreTraffic(spec, self._stores, transactions)
         if not isinstance(priors, dict):
             raise UserError(f"priors must be a dict level -> DataFrame, got {type(priors).__name__}")
-        self._priors = {level: self._prior_table(level, priors.get(level)) for level in spec.priors}
+        self._priors = {level: self._prior_by_row(level, *self._prior_table(level, priors.get(level)))
+                        for level in spec.priors}
 
     def _prior_key(self, level: str, columns: dict[str, np.ndarray]) -> np.ndarray:
         """One int64 per row for ``level``; store_family packs (store_nbr, family code)."""
@@ -83,82 +89,111 @@ class OnlineFeatures:
         # A trailing NaN, so that get_indexer's -1 (not in the table) reads as missing.
         return pd.Index(key), np.append(value.to_numpy(np.float64, na_value=np.nan)[known], np.nan)
 
-    def compute(self, history: pd.DataFrame, targets: pd.DataFrame, predict=None) -> pd.DataFrame:
-        """The features of every target row, in the targets' order (see the module docstring).
+    def _prior_by_row(self, level: str, index: pd.Index, value: np.ndarray) -> tuple[np.ndarray, str | None]:
+        """The level's priors as a gather table over (store row, item row or family code):
+        shape (stores or 1, items or families or 1), and which the second axis is."""
+        axes = {"store_nbr": self._store_nbr[:, None], "cluster": self._cluster[:, None],
+                "item_nbr": self._item_nbr[None, :],
+                "family": np.arange(len(self.families))[None, :]}
+        keys = PRIOR_KEYS[level]
+        second = next((k for k in keys if k in ("item_nbr", "family")), None)
+        key = self._prior_key(level, {k: axes[k] for k in keys})
+        key = np.broadcast_to(key, (len(self._stores) if set(keys) & {"store_nbr", "cluster"} else 1,
+                                    key.shape[1]))
+        return value[index.get_indexer(key.ravel())].reshape(key.shape), second
 
-        With ``predict`` (a function from a float64 matrix of the spec's features, one row per
-        target, to predictions), the targets are forecast recursively: day by day in date
-        order, each day's predictions entering the history (with the targets' onpromotion) of
-        the later days' lags, rolling stats and promotion shares; the result gains a
-        ``forecast`` column. Targets must then start after their series' history.
-        """
-        spec = self.spec
-        require(history, "history", (*KEYS, spec.target, "onpromotion"))
+    def rows(self, store: np.ndarray, item: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of stores.csv and items.csv for store and item numbers; unknown ones are errors."""
+        store_row, item_row = self._store_rows(store), self._item_rows(item)
+        self._check_known(store, store_row, item, item_row)
+        return store_row, item_row
+
+    def fixed(self, store_row: np.ndarray, item_row: np.ndarray, day: np.ndarray,
+              onpromotion: np.ndarray) -> dict[str, np.ndarray]:
+        """The features that do not depend on sales: ids, calendar, holidays, traffic, priors
+        and the (planned) promotion flag, for (store row, item row, day) triples."""
+        family = self._family_code[item_row]
+        cols = {"store_nbr": self._store_nbr[store_row], "item_nbr": self._item_nbr[item_row],
+                "cluster": self._cluster[store_row], "family_code": family,
+                "store_type_code": self._store_type[store_row], "onpromotion": onpromotion}
+        cols.update(calendar_columns(day))
+        cols.update(self._holidays.lookup(store_row, day))
+        cols["tx_mean"] = (np.full(len(day), np.nan) if self._traffic is None
+                           else self._traffic.mean(store_row, day))
+        second = {"item_nbr": item_row, "family": family, None: 0}
+        for level, (table, axis) in self._priors.items():
+            cols[f"prior_{level}"] = table[store_row if len(table) > 1 else 0, second[axis]]
+        return cols
+
+    def compute(self, history: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
+        """The features of every target row, in the targets' order (see the module docstring)."""
+        require(history, "history", (*KEYS, self.spec.target, "onpromotion"))
         require(targets, "targets", (*KEYS, "onpromotion"))
         t_store = ints(targets["store_nbr"], "targets.store_nbr")
         t_item = ints(targets["item_nbr"], "targets.item_nbr")
         t_day = days(targets["date"], "targets.date")
         if len(t_day) == 0:
-            return self._frame(t_day, {name: np.empty(0) for name in self.spec.names()})
-        store_row, item_row = self._stores.get_indexer(t_store), self._items.get_indexer(t_item)
-        self._check_known(t_store, store_row, t_item, item_row)
+            return self.frame(t_day, {name: np.empty(0) for name in self.spec.names()})
+        store_row, item_row = self.rows(t_store, t_item)
+        t_series, y, promo, start = self.panel(history, store_row, item_row, t_day, targets)
+        cols = self.from_panel(y, promo, t_series, t_day - start)
+        cols.update(self.fixed(store_row, item_row, t_day,
+                               flags(targets["onpromotion"], "targets.onpromotion")))
+        return self.frame(t_day, cols)
 
-        series_key = store_row * len(self._items) + item_row
-        series, t_series = np.unique(series_key, return_inverse=True)
+    def panel(self, history: pd.DataFrame, store_row: np.ndarray, item_row: np.ndarray,
+              t_day: np.ndarray, targets: pd.DataFrame):
+        """Dense (series x day) sales and promotion panels of the targets' series over the days
+        the targets look back on: the target rows' series (panel rows), sales, promotion flags
+        and the day of column 0 (see :meth:`_panel`)."""
+        series, t_series = np.unique(store_row * len(self._items) + item_row, return_inverse=True)
         h = self._history(history, series)
         y, promo, start = self._panel(h, len(series), t_series, t_day, targets)
-        cols = self._from_panel(y, promo, t_series, t_day - start)
+        return t_series, y, promo, start
 
-        family = self._family_code[item_row]
-        cols.update(store_nbr=t_store, item_nbr=t_item, cluster=self._cluster[store_row],
-                    family_code=family, store_type_code=self._store_type[store_row],
-                    onpromotion=flags(targets["onpromotion"], "targets.onpromotion"))
-        cols.update(calendar_columns(t_day))
-        cols.update(self._holidays.lookup(store_row, t_day))
-        cols["tx_mean"] = (np.full(len(t_day), np.nan) if self._traffic is None
-                           else self._traffic.mean(store_row, t_day))
-        level_columns = {"store_nbr": t_store, "item_nbr": t_item, "family": family,
-                         "cluster": cols["cluster"]}
-        for level, (index, value) in self._priors.items():
-            pos = index.get_indexer(self._prior_key(level, level_columns))
-            cols[f"prior_{level}"] = value[pos]
+    def recursive(self, store_row: np.ndarray, item_row: np.ndarray, y: np.ndarray, promo: np.ndarray,
+                  start: int, planned: np.ndarray, predict) -> tuple[np.ndarray, np.ndarray]:
+        """Forecasts of the days after the known panel, one day at a time for all series.
 
-        if predict is None:
-            return self._frame(t_day, cols)
-        return self._frame(t_day, self._recursive(cols, y, promo, t_series, t_day - start, predict))
+        ``y``, ``promo``: (series, history_days + steps - 1) panels from day ``start`` (NaN:
+        outside the series' panel or unknown), the first ``history_days`` columns known (the
+        last of them the origin), the rest unknown; ``planned``: (series, steps) promotion
+        flags of the forecast days. ``predict`` maps a float64 matrix of the spec's features
+        to predictions. Each day's predictions (and planned flags) enter the panels before
+        the next day's lags, rolling stats and promotion shares; ``y`` and ``promo`` are
+        filled in place. Returns the forecasts (steps, series) and the features used
+        (steps, series, features) in spec order.
+        """
+        names, span = self.spec.names(), self.spec.history_days
+        n, steps = planned.shape
+        day = start + span + np.arange(steps)  # the forecast days
+        grid = self.fixed(np.tile(store_row, steps), np.tile(item_row, steps), np.repeat(day, n),
+                          planned.T.ravel())
+        changing = [j for j, name in enumerate(names) if name not in grid]
+        x = np.empty((steps, n, len(names)))
+        for j, name in enumerate(names):
+            if name in grid:
+                x[:, :, j] = np.reshape(grid[name], (steps, n))
+        forecast = np.empty((steps, n))
+        everyone = np.arange(n)
+        for t in range(steps):
+            now = self.from_panel(y, promo, everyone, np.full(n, span + t))
+            for j in changing:
+                x[t, :, j] = now[names[j]]
+            forecast[t] = predict(x[t])
+            if span + t < y.shape[1]:
+                y[:, span + t] = forecast[t]
+                promo[:, span + t] = planned[:, t]
+        return forecast, x
 
-    def _recursive(self, cols, y, promo, t_series, t_col, predict) -> dict[str, np.ndarray]:
-        """Step through the targets' days in order, each day's predictions becoming history."""
-        names = self.spec.names()
-        cols = {n: np.asarray(cols[n], dtype=np.float64) for n in names}
-        changing = [n for n in names if n.startswith(("lag_", "roll_", "promo_share_"))]
-        x = np.column_stack([cols[n] for n in names])
-        where = [names.index(n) for n in changing]
-        cols["forecast"] = np.empty(len(t_col))
-        days = np.unique(t_col)
-        for i, day in enumerate(days):
-            rows = np.flatnonzero(t_col == day)
-            if i:  # day 0 saw only history, as computed above; later days see the predictions
-                now = self._from_panel(y, promo, t_series[rows], t_col[rows])
-                x[np.ix_(rows, where)] = np.column_stack([now[n] for n in changing])
-            pred = predict(x[rows])
-            cols["forecast"][rows] = pred
-            if day < y.shape[1]:
-                y[t_series[rows], day] = pred
-                promo[t_series[rows], day] = cols["onpromotion"][rows]
-        for j, n in zip(where, changing, strict=True):
-            cols[n] = x[:, j]
-        return cols
-
-    def _frame(self, day: np.ndarray, cols: dict[str, np.ndarray]) -> pd.DataFrame:
+    def frame(self, day: np.ndarray, cols: dict[str, np.ndarray]) -> pd.DataFrame:
+        """KEYS then the spec's other features, typed, from day numbers and feature columns."""
         out = {"store_nbr": cols["store_nbr"].astype(np.int64), "item_nbr": cols["item_nbr"].astype(np.int64),
                "date": day.astype("datetime64[D]").astype("datetime64[ns]")}
         dtypes = {"int": np.int64, "float": np.float64}
         for name, kind in self.spec.columns():
             if name not in KEYS:
                 out[name] = np.asarray(cols[name], dtype=dtypes[kind])
-        if "forecast" in cols:
-            out["forecast"] = cols["forecast"]
         return pd.DataFrame(out)
 
     def _check_known(self, store, store_row, item, item_row) -> None:
@@ -221,7 +256,7 @@ class OnlineFeatures:
         y[cell], promo[cell] = h["y"][inside], h["promo"][inside]
         return y, promo, start
 
-    def _from_panel(self, y, promo, t_series, t_col) -> dict[str, np.ndarray]:
+    def from_panel(self, y, promo, t_series, t_col) -> dict[str, np.ndarray]:
         """Lags, rolling stats and promotion shares of targets at panel columns ``t_col``."""
         spec, span = self.spec, self.spec.history_days
         past = t_col[:, None] + np.arange(-span, 0)  # column j is day d - span + j
@@ -232,8 +267,32 @@ class OnlineFeatures:
             cols[f"roll_mean_{w}"] = np.where(n >= spec.min_periods["mean"], mean, np.nan)
             cols[f"roll_std_{w}"] = np.where(n >= spec.min_periods["std"], std, np.nan)
         for w in spec.promo_windows:
-            cols[f"promo_share_{w}"] = window_stats(promo_past[:, span - w:])[0]
+            cols[f"promo_share_{w}"] = window_mean(promo_past[:, span - w:])[0]
         return cols
+
+
+class _Rows:
+    """Row of each id in a table's unique ids, -1 if absent: ``pd.Index.get_indexer``
+    without building an index per call."""
+
+    def __init__(self, ids: np.ndarray):
+        self.order = np.argsort(ids, kind="stable")
+        self.sorted = ids[self.order]
+
+    def __call__(self, wanted: np.ndarray) -> np.ndarray:
+        if len(self.sorted) == 0:
+            return np.full(len(wanted), -1)
+        at = np.minimum(np.searchsorted(self.sorted, wanted), len(self.sorted) - 1)
+        return np.where(self.sorted[at] == wanted, self.order[at], -1)
+
+
+def window_mean(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of ``x``, over its non-NaN cells: mean (NaN without any), count, and which
+    cells count."""
+    valid = ~np.isnan(x)
+    n = valid.sum(axis=1)
+    mean = np.divide(np.where(valid, x, 0.0).sum(axis=1), n, out=np.full(len(x), np.nan), where=n > 0)
+    return mean, n, valid
 
 
 def window_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -242,12 +301,10 @@ def window_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     The std is two-pass on values shifted by the row's first value, so a constant window
     is exactly 0 (as Spark's incremental update gives) and large levels lose no precision.
     """
-    valid = ~np.isnan(x)
-    n = valid.sum(axis=1)
+    mean, n, valid = window_mean(x)
     shift = x[np.arange(len(x)), valid.argmax(axis=1)]
     dev = np.where(valid, x - shift[:, None], 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(valid, x, 0.0).sum(axis=1) / n
-        centred = np.where(valid, dev - (dev.sum(axis=1) / n)[:, None], 0.0)
-        std = np.sqrt((centred * centred).sum(axis=1) / (n - 1))
-    return np.where(n > 0, mean, np.nan), np.where(n > 1, std, np.nan), n
+    centred = np.where(valid, dev - (dev.sum(axis=1) / np.maximum(n, 1))[:, None], 0.0)
+    std = np.sqrt(np.divide((centred * centred).sum(axis=1), n - 1, out=np.full(len(x), np.nan),
+                            where=n > 1))
+    return mean, std, n

@@ -38,9 +38,10 @@ def intervals(forecast, horizon, widths: dict[str, dict[int, float]]) -> dict[st
     f, h = np.asarray(forecast, dtype=np.float64), np.asarray(horizon)
     out = {}
     for level, per in widths.items():
-        known = {int(k): v for k, v in per.items()}
-        longest = known[max(known)]
-        q = np.array([known.get(int(x), longest) for x in h])
+        known = sorted((int(k), float(v)) for k, v in per.items())
+        steps, width = np.array([k for k, _ in known]), np.array([v for _, v in known])
+        at = np.minimum(np.searchsorted(steps, h), len(steps) - 1)
+        q = np.where(steps[at] == h, width[at], width[-1])  # beyond the calibrated days: the last one's
         half = q * scale(f)
         out[level] = (np.clip(f - half, 0, None), f + half)
     return out

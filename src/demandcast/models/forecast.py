@@ -51,10 +51,22 @@ def recursive(forecaster: Forecaster, features: OnlineFeatures, history: pd.Data
     targets = pd.DataFrame({"store_nbr": np.tile(series["store_nbr"].to_numpy(), horizon),
                             "item_nbr": np.tile(series["item_nbr"].to_numpy(), horizon),
                             "date": np.repeat(days.to_numpy(), len(series))})
-    targets["onpromotion"] = _promoted(_plan(promotions), targets)
-    order = _model_order(forecaster, spec.names())
-    rows = features.compute(known, targets, predict=lambda x: forecaster.predict_matrix(x[:, order]))
-    rows["horizon"] = np.repeat(np.arange(1, horizon + 1), len(series))
+    planned = _promoted(_plan(promotions), targets).reshape(horizon, len(series)).T
+    n = len(series)
+    store_row, item_row = features.rows(targets["store_nbr"].to_numpy(np.int64),
+                                        targets["item_nbr"].to_numpy(np.int64))
+    # Panels from history_days before day 1 to the day before the last, one row per series:
+    # known up to the origin, unknown after it until forecast.
+    row, y, promo, start = features.panel(known, store_row, item_row,
+                                          targets["date"].to_numpy("datetime64[D]").astype(np.int64), targets)
+    order = model_order(forecaster, spec.names())
+    made, x = features.recursive(store_row[:n], item_row[:n], y[row[:n]], promo[row[:n]], start, planned,
+                                 lambda m: forecaster.predict_matrix(m[:, order]))
+    flat = x.reshape(horizon * n, -1)
+    rows = features.frame(np.repeat(days.to_numpy("datetime64[D]").astype(np.int64), n),
+                          {name: flat[:, j] for j, name in enumerate(spec.names())})
+    rows["forecast"] = made.ravel()
+    rows["horizon"] = np.repeat(np.arange(1, horizon + 1), n)
     return rows
 
 
@@ -84,7 +96,7 @@ def _pack(store, item) -> np.ndarray:
     return (np.asarray(store, dtype=np.int64) << 32) | np.asarray(item, dtype=np.int64)
 
 
-def _model_order(forecaster: Forecaster, names: list[str]) -> np.ndarray:
+def model_order(forecaster: Forecaster, names: list[str]) -> np.ndarray:
     missing = [n for n in forecaster.names if n not in names]
     if missing:
         raise UserError(f"the model needs features the feature spec does not make: {missing}; "

@@ -10,7 +10,10 @@ For each requested series (store_nbr, item_nbr):
   ``max_horizon`` days after the history end.
 * **Model.** Series whose store and item the model knows and that have history (in the
   snapshot or in the request) are forecast by the champion, recursively, vectorized across
-  every series with the same origin (:func:`demandcast.models.forecast.recursive`).
+  every series with the same origin: panels cut from the bundle's dense snapshot go straight
+  into :meth:`~demandcast.features.online.OnlineFeatures.recursive`, the numpy route that
+  evaluation's :func:`demandcast.models.forecast.recursive` takes after building them from
+  a history frame (``tests/serving/test_engine.py`` holds the two exactly equal).
 * **Fallback.** Otherwise the forecast is a hierarchical prior (mean daily sales in the
   training window): store x family, else family, else the global mean; the response says
   which (``fallback``) and why (``unknown_store``, ``unknown_item``, ``no_history``).
@@ -37,6 +40,7 @@ from demandcast.models import conformal, dataset, forecast
 from demandcast.serving.bundle import Bundle
 
 EPOCH = dt.date(1970, 1, 1)
+WIDE_PASS = 256  # series in a pass from which XGBoost predicts on every core
 
 
 @dataclass
@@ -72,27 +76,17 @@ class Engine:
         self.bundle, self.spec = bundle, bundle.spec
         # Serving predicts a few rows at a time, recursively: one thread per call is faster
         # than OpenMP's fan-out (0.2 against 0.3 ms a call); more workers use more cores.
+        # Passes of many series (a big request, merged requests) use every core.
         bundle.forecaster.booster.set_param({"nthread": 1})
+        self._wide = bundle.forecaster.threads(0)
         self.max_horizon, self.max_history_days = int(max_horizon), int(max_history_days)
         meta = bundle.metadata
         self.history_end = dt.date.fromisoformat(meta["history_end"])
         self.earliest_origin = (dt.date.fromisoformat(meta["snapshot_start"])
                                 + dt.timedelta(days=self.spec.history_days - 1))
         self.feature_names = self.spec.names()
-        target = self.spec.target
-
-        h = bundle.history
-        self._h_store = h["store_nbr"].to_numpy(np.int64)
-        self._h_item = h["item_nbr"].to_numpy(np.int64)
-        self._h_day = h["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
-        self._h_y = h[target].to_numpy(np.float64)
-        self._h_promo = h["onpromotion"].to_numpy(np.int64)
-        keys = _key(self._h_store, self._h_item)
-        if np.any(np.diff(keys) < 0):
-            raise UserError("the bundle's history.parquet is not sorted by series: repackage")
-        self._series, self._starts = np.unique(keys, return_index=True)
-        self._ends = np.append(self._starts[1:], len(keys))
-
+        self._order = forecast.model_order(bundle.forecaster, self.feature_names)
+        self._series, self._y, self._promo, self._day0 = _dense_snapshot(bundle.history, self.spec.target)
         stores, items = bundle.static["stores.csv"], bundle.static["items.csv"]
         self._stores = set(stores["store_nbr"].astype(np.int64).tolist())
         self._family = dict(zip(items["item_nbr"].astype(np.int64).tolist(),
@@ -122,19 +116,32 @@ class Engine:
 
     def forecast(self, queries: list[Query]) -> list[Result]:
         """A result per query, in order (see the module docstring)."""
+        return self.answer([(queries, self.plan(queries))])[0]
+
+    def plan(self, queries: list[Query]) -> list[dict]:
+        """Each query checked and resolved (origin, days, history, fallback); a UserError
+        names the first query that breaks a rule."""
         plans = [self._plan(i, q) for i, q in enumerate(queries)]
         _no_repeats(queries)
-        results: list[Result | None] = [None] * len(queries)
-        by_origin: dict[dt.date, list[int]] = {}
-        for i, p in enumerate(plans):
-            if p["fallback"] is None:
-                by_origin.setdefault(p["origin"], []).append(i)
-            else:
-                results[i] = self._fallback(queries[i], p)
+        return plans
+
+    def answer(self, requests: list[tuple[list[Query], list[dict]]]) -> list[list[Result]]:
+        """The results of planned requests, their model work merged: the series of every
+        request with the same origin are forecast in one vectorized pass. Each series' numbers
+        do not depend on the others in the pass."""
+        results: list[list[Result | None]] = [[None] * len(queries) for queries, _ in requests]
+        by_origin: dict[dt.date, list[tuple[int, int]]] = {}
+        for r, (queries, plans) in enumerate(requests):
+            for i, (q, p) in enumerate(zip(queries, plans, strict=True)):
+                if p["fallback"] is None:
+                    by_origin.setdefault(p["origin"], []).append((r, i))
+                else:
+                    results[r][i] = self._fallback(q, p)
         for origin, members in by_origin.items():
-            for i, result in zip(members, self._model(origin, [queries[i] for i in members],
-                                                      [plans[i] for i in members]), strict=True):
-                results[i] = result
+            made = self._model(origin, [requests[r][0][i] for r, i in members],
+                               [requests[r][1][i] for r, i in members])
+            for (r, i), result in zip(members, made, strict=True):
+                results[r][i] = result
         return results
 
     # -- one query ------------------------------------------------------------------------
@@ -208,10 +215,10 @@ class Engine:
             seen = set()
             twice = next(d for d in days if d in seen or seen.add(d))
             raise UserError(f"{where}.history: {twice} appears more than once; one row per day")
-        frame = pd.DataFrame({"store_nbr": q.store_nbr, "item_nbr": q.item_nbr,
-                              "date": pd.to_datetime(days), self.spec.target: [float(r[1]) for r in rows],
-                              "onpromotion": [int(bool(r[2])) for r in rows]})
-        return {"frame": frame, "first": min(days), "last": max(days)}
+        return {"day": np.array([(d - EPOCH).days for d in days], dtype=np.int64),
+                "y": np.array([float(r[1]) for r in rows]),
+                "promo": np.array([float(bool(r[2])) for r in rows]),
+                "first": min(days), "last": max(days)}
 
     # -- forecasts --------------------------------------------------------------------------
 
@@ -231,47 +238,81 @@ class Engine:
         return Result(q, dates, f, conformal.intervals(f, steps, self.bundle.widths), p["flags"])
 
     def _model(self, origin: dt.date, queries: list[Query], plans: list[dict]) -> list[Result]:
-        series = pd.DataFrame({"store_nbr": [q.store_nbr for q in queries],
-                               "item_nbr": [q.item_nbr for q in queries]})
+        online = self.online(origin)
+        n, span = len(queries), self.spec.history_days
         steps = max((p["last_day"] - origin).days for p in plans)
-        promotions = pd.DataFrame(
-            [(q.store_nbr, q.item_nbr, pd.Timestamp(d), 1) for q in queries for d in set(q.promotions)],
-            columns=["store_nbr", "item_nbr", "date", "onpromotion"])
-        rows = forecast.recursive(self.bundle.forecaster, self.online(origin), self._history(plans, origin),
-                                  series, origin, steps, promotions)
-        n = len(series)
-        f = rows["forecast"].to_numpy().reshape(steps, n)  # day-major: all series of day 1, ...
-        x = rows[self.feature_names].to_numpy(np.float64).reshape(steps, n, len(self.feature_names))
+        start = (origin - EPOCH).days + 1 - span  # the panels' first day
+        y, promo = self._panels(plans, start, span + steps - 1)
+        planned = np.zeros((n, steps))
+        for j, q in enumerate(queries):
+            planned[j, [(d - origin).days - 1 for d in set(q.promotions)]] = 1.0
+        store_row, item_row = online.rows(np.array([q.store_nbr for q in queries], dtype=np.int64),
+                                          np.array([q.item_nbr for q in queries], dtype=np.int64))
+        model = self._wide if n >= WIDE_PASS else self.bundle.forecaster
+        f, x = online.recursive(store_row, item_row, y, promo, start, planned,
+                                lambda m: model.predict_matrix(m[:, self._order]))
         h = np.repeat(np.arange(1, steps + 1), n)
         bands = {level: (lo.reshape(steps, n), hi.reshape(steps, n))
                  for level, (lo, hi) in conformal.intervals(f.ravel(), h, self.bundle.widths).items()}
-        out = []
+        out, dates = [], {}
         for j, (q, p) in enumerate(zip(queries, plans, strict=True)):
             first = (p["start"] - origin).days - 1
             take = slice(first, first + q.horizon)
-            out.append(Result(q, _days(p["start"], q.horizon), f[take, j],
+            if (p["start"], q.horizon) not in dates:
+                dates[p["start"], q.horizon] = _days(p["start"], q.horizon)
+            out.append(Result(q, list(dates[p["start"], q.horizon]), f[take, j],
                               {level: (lo[take, j], hi[take, j]) for level, (lo, hi) in bands.items()},
                               p["flags"], np.ascontiguousarray(x[take, j])))
         return out
 
-    def _history(self, plans: list[dict], origin: dt.date) -> pd.DataFrame:
-        """The series' known days up to ``origin``: snapshot rows (before an override's first
-        day) and the overrides, in one frame."""
-        rows, given = [], []
-        for p in plans:
-            if p["override"] is not None:
-                given.append(p["override"]["frame"])
-            if p["snapshot_pos"] is None:
+    def _panels(self, plans: list[dict], start: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sales and promotion panels of the queries from day ``start``: the snapshot's days
+        (its zero days and, before a series' first day, NaN) up to the origin, replaced from
+        an override's first day on; the days after the origin unknown (NaN)."""
+        span = self.spec.history_days
+        y, promo = np.full((len(plans), width), np.nan), np.full((len(plans), width), np.nan)
+        pos = np.array([-1 if p["snapshot_pos"] is None else p["snapshot_pos"] for p in plans])
+        have = np.flatnonzero(pos >= 0)
+        day = start + np.arange(span)
+        # Days before the snapshot's first column precede every series' first row (NaN);
+        # days after its last are zero days of a known series.
+        inside = np.flatnonzero((day >= self._day0) & (day - self._day0 < self._y.shape[1]))
+        later = np.flatnonzero(day - self._day0 >= self._y.shape[1])
+        cells = np.ix_(pos[have], day[inside] - self._day0)
+        y[np.ix_(have, inside)], promo[np.ix_(have, inside)] = self._y[cells], self._promo[cells]
+        y[np.ix_(have, later)], promo[np.ix_(have, later)] = 0.0, 0.0
+        for j, p in enumerate(plans):
+            given = p["override"]
+            if given is None:
                 continue
-            cut = origin if p["override"] is None else p["override"]["first"] - dt.timedelta(days=1)
-            a, b = self._starts[p["snapshot_pos"]], self._ends[p["snapshot_pos"]]
-            stop = a + int(np.searchsorted(self._h_day[a:b], (cut - EPOCH).days, side="right"))
-            rows.append(np.arange(a, stop))
-        keep = np.concatenate(rows) if rows else np.empty(0, dtype=np.int64)
-        snap = pd.DataFrame({"store_nbr": self._h_store[keep], "item_nbr": self._h_item[keep],
-                             "date": self._h_day[keep].astype("datetime64[D]").astype("datetime64[ns]"),
-                             self.spec.target: self._h_y[keep], "onpromotion": self._h_promo[keep]})
-        return pd.concat([snap, *given], ignore_index=True) if given else snap
+            y[j, max((given["first"] - EPOCH).days - start, 0):span] = 0.0  # its days without a row
+            promo[j, max((given["first"] - EPOCH).days - start, 0):span] = 0.0
+            seen = given["day"] >= start
+            y[j, given["day"][seen] - start] = given["y"][seen]
+            promo[j, given["day"][seen] - start] = given["promo"][seen]
+        return y, promo
+
+
+def _dense_snapshot(history: pd.DataFrame, target: str):
+    """The bundle's history as (series x day) panels from its first day to its last: sales
+    (NaN before a series' first row, 0 on its days without one) and promotion flags (NaN
+    likewise), the series' keys (sorted) and the day number of column 0."""
+    store = history["store_nbr"].to_numpy(np.int64)
+    item = history["item_nbr"].to_numpy(np.int64)
+    day = history["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    keys = _key(store, item)
+    series, row = np.unique(keys, return_inverse=True)
+    if len(series) == 0:
+        return series, np.empty((0, 0)), np.empty((0, 0)), 0
+    day0 = int(day.min())
+    first = np.full(len(series), np.iinfo(np.int64).max)
+    np.minimum.at(first, row, day)
+    columns = np.arange(day0, int(day.max()) + 1)
+    y = np.where(columns >= first[:, None], 0.0, np.nan)
+    promo = y.copy()
+    y[row, day - day0] = history[target].to_numpy(np.float64)
+    promo[row, day - day0] = history["onpromotion"].to_numpy(np.float64)
+    return series, y, promo, day0
 
 
 def _key(store, item):
