@@ -37,7 +37,10 @@ def bento(spark, drift_worlds, tmp_path_factory):
     features = tmp_path_factory.mktemp("drift_features") / "features"
     manifest = etl.run(spark, str(drift_worlds["steady"]), str(features), cfg.data, cfg.features)
     root, args = stage_workspace(tmp_path_factory.mktemp("drift_serving"), drift_worlds["steady"],
-                                 (features, manifest), "evaluate.folds=1", data="tiny_drift")
+                                 (features, manifest), "evaluate.folds=1",
+                                 # a quiet season: the model beats the 28-day average by only ~3%
+                                 # there; what is tested here is the monitor, not the gate
+                                 "register.min_gain_vs_baseline=0", data="tiny_drift")
     return build_bento(root, args, drift_worlds["steady"])
 
 
