@@ -1,4 +1,5 @@
-"""The contract with the planner UI (issue 13): reports/monitor.json as MONITOR_SCHEMA.md says."""
+"""The contract with the planner UI: reports/monitor.json as the README's Monitoring section
+describes it, checked on the monitor stage's output and on the UI tests' fixture."""
 
 from __future__ import annotations
 
