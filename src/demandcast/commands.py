@@ -30,7 +30,8 @@ from demandcast import config
 from demandcast.cli import run_stage
 from demandcast.errors import UserError
 
-USAGE = ("usage: demandcast {generate,obtain-data,params,replay,ui,bento-requirements,pr-report,release} [args ...]\n"
+USAGE = ("usage: demandcast {generate,obtain-data,params,replay,ui,bento-requirements,pr-report,release} "
+         "[args ...]\n"
          "  generate / obtain-data / replay / ui take key=value overrides (see conf/ and params.yaml);\n"
          "  pr-report and release: demandcast <command> --help")
 

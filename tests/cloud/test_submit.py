@@ -173,7 +173,8 @@ def test_features_on_emr_serverless_match_a_local_run(project, s3, bucket, serve
     assert "already holds the result" in done.stdout
     assert len(client.list_job_runs(applicationId=serverless_app)["jobRuns"]) == 1
     assert layout(out) == layout(local_out)
-    outs = {o["path"]: o for o in yaml.safe_load((project / "dvc.lock").read_text())["stages"]["features"]["outs"]}
+    locked = yaml.safe_load((project / "dvc.lock").read_text())["stages"]["features"]["outs"]
+    outs = {o["path"]: o for o in locked}
     assert set(outs) == {"artifacts/features", "reports/features.json"}  # the checks' report written here
     assert outs["artifacts/features"]["nfiles"] == sum(p.is_file() for p in out.rglob("*"))
     report = json.loads((project / "reports" / "features.json").read_text())

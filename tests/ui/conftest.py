@@ -72,7 +72,8 @@ def monitor_report(retrain: bool) -> dict:
 def write_monitoring(reports: Path, retrain: bool = True) -> None:
     folder = reports / "monitoring"
     folder.mkdir(parents=True, exist_ok=True)
-    (reports / "monitor.json").write_text(json.dumps(monitor_report(retrain), indent=2, sort_keys=True) + "\n")
+    report = json.dumps(monitor_report(retrain), indent=2, sort_keys=True)
+    (reports / "monitor.json").write_text(report + "\n")
     contract.check(reports / "monitor.json")  # the pages are tested on what the stage really writes
     (folder / "history.csv").write_text(
         "run_date,current_start,current_end,drift_share,live_wape,coverage_80,retrain\n"
