@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 # Recursive (=), so it is evaluated after `setup` may have installed uv.
 UV = $(shell command -v uv >/dev/null 2>&1 && echo uv || echo $(PYTHON) -m uv)
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=20  # CI prints the 20 slowest tests
 BASE ?= origin/main
 PR_REPORT_ARGS ?=
 REGISTRY ?=

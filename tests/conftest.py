@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -14,6 +15,19 @@ from omegaconf import OmegaConf
 from demandcast import config
 from tests.helpers import ROOT
 from tests.raw_files import AS_OF, SMALL
+
+# mlflow.set_tracking_uri() also sets $MLFLOW_TRACKING_URI "so that subprocesses inherit it":
+# a stage run in this process (a session fixture's train/evaluate/register) would otherwise send
+# every later `dvc repro`/`dvc exp run` subprocess's runs to that fixture's store.
+SESSION_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
+
+
+@pytest.fixture(autouse=True)
+def _tracking_uri_as_the_session_began():
+    if SESSION_TRACKING_URI is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = SESSION_TRACKING_URI
 
 
 @pytest.fixture(scope="session")
