@@ -23,22 +23,23 @@ MONITOR_COMMAND = "uv run dvc repro monitor"
 MONITOR_KEYS = ("status", "windows", "drift", "live_accuracy", "alerts", "recommendation")
 
 
-def read_json(path: Path) -> dict | None:
+def _read(path: Path, reader, what: str, fix: str = "rerun the stage that writes it"):
+    """``reader(path)``; None when the file is missing (the stage has not run), a UserError
+    naming the file and the fix when it cannot be read."""
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
+        return reader(path)
     except (OSError, ValueError) as exc:
-        raise UserError(f"{path} cannot be read as JSON ({exc}); rerun the stage that writes it") from None
+        raise UserError(f"{path} cannot be read{what} ({exc}); {fix}") from None
+
+
+def read_json(path: Path) -> dict | None:
+    return _read(path, lambda p: json.loads(p.read_text()), " as JSON")
 
 
 def read_csv(path: Path) -> pd.DataFrame | None:
-    if not path.exists():
-        return None
-    try:
-        return pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path} cannot be read as CSV ({exc}); rerun the stage that writes it") from None
+    return _read(path, pd.read_csv, " as CSV")
 
 
 # -- evaluation -----------------------------------------------------------------------------
@@ -76,13 +77,8 @@ def coverage(ev: dict) -> pd.DataFrame:
 
 def cells(artifacts: Path) -> pd.DataFrame | None:
     """The evaluate stage's scored test cells (artifacts/evaluation/forecasts.parquet), if any."""
-    path = artifacts / "evaluation" / "forecasts.parquet"
-    if not path.exists():
-        return None
-    try:
-        return pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path} cannot be read ({exc}); rerun {EVALUATE_COMMAND}") from None
+    return _read(artifacts / "evaluation" / "forecasts.parquet", pd.read_parquet, "",
+                 f"rerun {EVALUATE_COMMAND}")
 
 
 def coverage_by(scored: pd.DataFrame, by: str = "family") -> pd.DataFrame:
