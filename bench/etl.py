@@ -94,15 +94,31 @@ def spark_reference(spark, train_csv: Path, out: Path, spec) -> int:
     return spark.read.parquet(str(out)).count()
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its live descendants (the Spark JVM among them): on a
+    shared machine wall time depends on the neighbours' load, CPU time much less."""
+    import psutil
+
+    total = 0.0
+    for p in [psutil.Process(), *psutil.Process().children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
 def timed(label: str, fn, *args) -> dict:
     with PeakMemory() as mem:
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), cpu_seconds()
         rows = fn(*args)
-        seconds = time.perf_counter() - began
+        seconds, cpu = time.perf_counter() - began, cpu_seconds() - cpu
     result = {"rows": rows, "seconds": round(seconds, 1), "rows_per_s": round(rows / seconds),
-              "peak_rss_gb": round(mem.peak / 1024**3, 2)}
+              "cpu_seconds": round(cpu, 1), "peak_rss_gb": round(mem.peak / 1024**3, 2),
+              "load_average_1m": round(__import__("os").getloadavg()[0], 1)}
     print(f"{label:>28}: {rows:>12,} rows in {seconds:7.1f}s = {result['rows_per_s']:>10,} rows/s, "
-          f"peak RSS {result['peak_rss_gb']:.2f} GB")
+          f"{cpu:6.1f} CPU s, peak RSS {result['peak_rss_gb']:.2f} GB, load {result['load_average_1m']}")
     return result
 
 

@@ -64,17 +64,20 @@ def panel(train: DataFrame, plan: DataFrame | None = None) -> DataFrame:
     ``onpromotion`` is promoted in ``train.csv`` or in the promotion ``plan`` (which also
     lists promoted days without sales, which ``train.csv`` cannot).
     """
-    # One shuffle by series serves the span aggregate, the join and the series windows
-    # (with spark.sql.requireAllClusterKeysForCoPartition=false, see conf/spark/).
-    train = train.repartition("store_nbr", "item_nbr")
-    spans = train.groupBy("store_nbr", "item_nbr").agg(F.min("date").alias("first"),
-                                                       F.max("date").alias("last"))
-    days = spans.select("store_nbr", "item_nbr",
-                        F.explode(F.sequence("first", "last")).alias("date"))
-    sales = train.select(*KEYS, "unit_sales", "onpromotion")
-    out = (days.join(sales, list(KEYS), "left")
-           .withColumn("unit_sales", F.coalesce("unit_sales", F.lit(0.0)))
-           .withColumn("onpromotion", F.coalesce(F.col("onpromotion").cast("long"), F.lit(0))))
+    # One scan and one shuffle: each sale row expands to itself and the zero days up to
+    # the series' next sale (found by lead over the series' own sort), instead of a
+    # calendar of days joined back to the sales, which read train.csv twice and sorted both
+    # sides. A duplicated key expands to one row per copy, as the join did.
+    series = Window.partitionBy("store_nbr", "item_nbr").orderBy("date")
+    until = F.greatest(F.date_sub(F.lead("date").over(series), 1), F.col("date"))  # skips a null lead
+    sales = train.select(*KEYS, "unit_sales", "onpromotion", until.alias("_until"))
+    expanded = sales.select(*[k for k in KEYS if k != "date"], "unit_sales", "onpromotion",
+                            F.posexplode(F.sequence("date", "_until")).alias("_pos", "date"))
+    sold = F.col("_pos") == 0
+    promoted = F.coalesce(F.col("onpromotion").cast("long"), F.lit(0))
+    out = expanded.select(
+        *KEYS, F.when(sold, F.coalesce("unit_sales", F.lit(0.0))).otherwise(0.0).alias("unit_sales"),
+        F.when(sold, promoted).otherwise(0).alias("onpromotion"))
     if plan is None:
         return out
     planned = (plan.where(F.col("onpromotion")).select(*KEYS).distinct()
@@ -151,10 +154,15 @@ def rolling(df: DataFrame, spec: Spec) -> DataFrame:
                "_q": F.coalesce(F.sum(y * y).over(before), F.lit(0.0)),
                "_p": F.coalesce(F.sum(promo).over(before), F.lit(0.0))}
     df = df.withColumns(running)
+    # Each running sum lagged once per window length, as a column: Spark does not share
+    # equal window expressions, and the mean and std would each lag the same sums again.
+    sums = [*[(c, w) for w in spec.windows for c in ("_s", "_q")], *[("_p", w) for w in spec.promo_windows]]
+    lagged = {f"{col}_{w}": F.lag(col, w).over(series) for col, w in dict.fromkeys(sums)}
+    df = df.withColumns(lagged)
     cols = {f"lag_{k}": F.lag(y, k).over(series) for k in spec.lags}
 
     def window_sum(col: str, w: int) -> F.Column:
-        return F.col(col) - F.coalesce(F.lag(col, w).over(series), F.lit(0.0))
+        return F.col(col) - F.coalesce(F.col(f"{col}_{w}"), F.lit(0.0))
 
     for w in spec.windows:
         n = F.least(F.col("_n"), F.lit(w))
@@ -166,7 +174,7 @@ def rolling(df: DataFrame, spec: Spec) -> DataFrame:
     for w in spec.promo_windows:
         n = F.least(F.col("_n"), F.lit(w))
         cols[f"promo_share_{w}"] = F.when(n >= 1, window_sum("_p", w) / n)
-    return df.withColumns(cols).drop(*running)
+    return df.withColumns(cols).drop(*running, *lagged)
 
 
 def transactions_feature(transactions: DataFrame, stores: DataFrame, first, last, spec: Spec) -> DataFrame:
