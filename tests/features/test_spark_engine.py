@@ -47,6 +47,21 @@ def test_panel_fills_gaps_with_zero_days(spark):
     assert out["onpromotion"].tolist() == [1, 0, 0, 0]  # an unrecorded promotion counts as none
 
 
+def test_panel_spans_each_series_alone(spark):
+    """Each series runs from its own first to its own last sale; a gap never borrows the
+    next series' sale or a sale's promotion."""
+    rows = (sales(1, 10, D(2023, 1, 1), [2, None, None, None, None, 1], [True] + [False] * 5)
+            + sales(1, 20, D(2023, 1, 3), [7, None, 4]) + sales(2, 10, D(2023, 1, 5), [9]))
+    out = spark_engine.panel(frame(spark, "train.csv", rows)).toPandas()
+    by_series = {key: part.sort_values("date") for key, part in out.groupby(["store_nbr", "item_nbr"])}
+    assert {key: part["date"].tolist() for key, part in by_series.items()} == {
+        (1, 10): [D(2023, 1, d) for d in range(1, 7)], (1, 20): [D(2023, 1, d) for d in (3, 4, 5)],
+        (2, 10): [D(2023, 1, 5)]}
+    assert by_series[(1, 10)]["unit_sales"].tolist() == [2.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    assert by_series[(1, 10)]["onpromotion"].tolist() == [1, 0, 0, 0, 0, 0]
+    assert by_series[(1, 20)]["unit_sales"].tolist() == [7.0, 0.0, 4.0]
+
+
 def test_the_promotion_plan_promotes_days_without_sales(spark):
     """train.csv cannot say a day without sales was promoted; the plan (test.csv) can."""
     rows = sales(1, 10, D(2023, 1, 1), [3, None, None, 5], [True, False, False, None])
