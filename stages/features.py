@@ -30,14 +30,16 @@ from demandcast.features import etl
 CLOUD_ENGINES = ("emr_serverless", "emr")
 
 
-def run_here(cfg) -> dict:
-    """The ETL in this process's Spark: local mode, or the driver spark-submit started."""
+def run_here(cfg, rewrite_parquet: bool = True) -> dict:
+    """The ETL in this process's Spark: local mode, or the driver spark-submit started (on
+    EMR without the pyarrow rewrite: the sync back rewrites the files)."""
     from demandcast.spark import session
 
     submitted = "PYSPARK_GATEWAY_PORT" in os.environ  # spark-submit chose master and memory
     spark = session(cfg.spark, app_name="demandcast-features", submitted=submitted)
     try:
-        return etl.run(spark, str(cfg.paths.data), f"{cfg.paths.artifacts}/features", cfg.data, cfg.features)
+        return etl.run(spark, str(cfg.paths.data), f"{cfg.paths.artifacts}/features", cfg.data, cfg.features,
+                       rewrite_parquet=rewrite_parquet)
     finally:
         spark.stop()
 
@@ -52,7 +54,7 @@ def main(argv=None) -> int:
 
             manifest = submit.run(cfg)
         else:
-            manifest = run_here(cfg)
+            manifest = run_here(cfg, rewrite_parquet=not on_cluster)
         out = f"{cfg.paths.artifacts}/features"
         checks = manifest["checks"]
         for warning in checks["warnings"]:

@@ -29,6 +29,7 @@ from demandcast.features import feature_spec
 from demandcast.features.feature_spec import META
 from stages import features as stage
 from tests.cloud.conftest import EMR_SPARK, REGION, ROLE
+from tests.features.test_stable_parquet import assert_stable_footers
 from tests.helpers import ROOT, isolated_env
 
 PREFIX = "features"  # conf/spark/emr*.yaml spark.prefix
@@ -157,6 +158,12 @@ def test_features_on_emr_serverless_match_a_local_run(project, s3, bucket, serve
     got, want = frame(out, keys_), frame(local_out, keys_)
     assert len(got) == len(want) > 0
     pd.testing.assert_frame_equal(got, want, check_exact=False)
+    # The job left Spark's own files (its Python has no pyarrow); the sync rewrote them as a local
+    # run does (not to a local run's bytes: the footers name EMR's Spark version).
+    parts = [k for k in stored if k.startswith(f"{run_prefix}/features/") and k.endswith(".parquet")]
+    assert parts and all(b"parquet-mr version" in s3.get_object(Bucket=bucket, Key=k)["Body"].read()
+                         for k in parts)
+    assert_stable_footers(out)
     assert "submitted EMR Serverless job run" in printed and f"{summary['id']}: SUCCESS" in printed
 
     # Again through DVC, as `dvc exp run -S spark=emr_serverless ...` runs it (params.yaml composed

@@ -1,5 +1,5 @@
-"""The features stage's warnings: named holidays the calendar lacks, constant features; and
-the same inputs giving the same bytes."""
+"""The features stage's warnings: named holidays the calendar lacks, constant features (the
+same inputs giving the same bytes: tests/stages/test_features.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from demandcast.features import checks, etl, feature_spec, spark_engine
+from demandcast.features import checks, feature_spec, spark_engine
 from tests.features.test_spark_engine import raw_frames, sales
-from tests.helpers import digests
 
 D = dt.date
 SPANISH = [(D(2023, 1, 1), "Holiday", "National", "Ecuador", "Primer dia del ano", False),
@@ -41,17 +40,3 @@ def test_a_spanish_calendar_with_english_names_warns_for_each_named_holiday(spar
     report = checks.report(table, raw["holidays_events.csv"], spanish, "2023-01-20", "file")
     assert report["holidays"]["named_missing"] == {}
     assert "is_new_year" not in report["constant_features"]  # New Year's Day is in the window
-
-
-@pytest.mark.slow
-def test_features_twice_into_separate_folders_give_the_same_bytes(spark, data_cfg, tiny_cfg, small_data,
-                                                                  tmp_path):
-    """Part files named by task, rows sorted, priors summed exactly: DVC's hash cannot move."""
-    first = etl.run(spark, str(small_data), str(tmp_path / "a"), data_cfg, tiny_cfg.features)
-    etl.run(spark, str(small_data), str(tmp_path / "b"), data_cfg, tiny_cfg.features)
-    a, b = digests(tmp_path / "a"), digests(tmp_path / "b")
-    assert a == b
-    assert not [name for name in a if name.endswith(".crc")]
-    months = [name for name in a if name.endswith(".parquet") and name.startswith("part_month=")]
-    assert months and all(name.endswith("/part-00000.snappy.parquet") for name in months)
-    assert first["checks"]["warnings"]  # a US calendar has no Bridge or Work Day rows

@@ -23,7 +23,8 @@ import pytest
 
 from demandcast.features import feature_spec
 from demandcast.features.feature_spec import META
-from tests.helpers import ROOT
+from tests.features.test_stable_parquet import assert_stable_footers
+from tests.helpers import ROOT, digests
 
 pytestmark = pytest.mark.slow
 
@@ -180,6 +181,9 @@ def test_features_stage_runs_on_a_standalone_cluster(spark, tiny_features, tiny_
     assert (out / "_SUCCESS").exists() and list(out.glob("part_month=*/*.parquet"))
     written = json.loads((out / META / "manifest.json").read_text())
     assert written == json.loads(json.dumps(manifest, default=list))
+    # Written by another JVM (the cluster's executor), rewritten by the driver: the local run's bytes.
+    assert_stable_footers(out)
+    assert digests(out) == digests(local_out)
 
     keys = list(feature_spec.KEYS)
     got, want = (_sorted(pd.read_parquet(d), keys) for d in (out, local_out))

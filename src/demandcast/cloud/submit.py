@@ -74,7 +74,11 @@ def run_key(staged: dict[str, str], params_text: str, data_version: str) -> str:
 
 
 def fetch_result(s3, bucket: str, prefix: str, out: Path) -> dict:
-    """The result under ``prefix`` into ``out`` (replaced whole, only once all of it arrived)."""
+    """The result under ``prefix`` into ``out`` (replaced whole, only once all of it arrived),
+    its Parquet files rewritten byte-stable (:mod:`demandcast.features.stable_parquet`) as a
+    local run's are."""
+    from demandcast.features import stable_parquet
+
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.incoming-", dir=out.parent) as tmp:
         incoming = Path(tmp) / out.name
@@ -82,6 +86,7 @@ def fetch_result(s3, bucket: str, prefix: str, out: Path) -> dict:
         if "_SUCCESS" not in written or META_MANIFEST not in written:
             raise UserError(f"s3://{bucket}/{prefix}/ holds no complete feature table ({len(written)} "
                             "objects, no _SUCCESS or _meta/manifest.json): the job did not finish writing")
+        stable_parquet.rewrite_tree(incoming)
         data_sync.replace_dir(incoming, out)
     return json.loads((out / META_MANIFEST).read_text())
 

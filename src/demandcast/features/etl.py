@@ -3,7 +3,8 @@
 :func:`run` reads the raw files, checks they can give features, builds the table with
 :mod:`demandcast.features.spark_engine` and writes parquet partitioned by month
 (``part_month=YYYY-MM``, one ``part-00000.snappy.parquet`` per month, rows sorted by series
-and date: the same inputs give the same bytes) plus ``_meta/``: the manifest (feature names,
+and date, each file rewritten by :mod:`demandcast.features.stable_parquet`: the same inputs
+give the same bytes, in any process) plus ``_meta/``: the manifest (feature names,
 dtypes, the spec's hash, the training window, the checks of
 :mod:`demandcast.features.checks`) and one ``priors_<level>.parquet`` per prior level, which
 training and serving read. Paths may be local or any filesystem Hadoop knows (``hdfs://``,
@@ -54,9 +55,15 @@ def check_inputs(raw, spec, data) -> tuple[str, str]:
     return first, last, train_end
 
 
-def run(spark, data_dir: str, out: str, data, features) -> dict:
+def run(spark, data_dir: str, out: str, data, features, *, rewrite_parquet: bool = True) -> dict:
     """Compute and write the feature table and its metadata; return the manifest, whose
-    ``checks`` (:mod:`demandcast.features.checks`) hold the warnings for the stage's report."""
+    ``checks`` (:mod:`demandcast.features.checks`) hold the warnings for the stage's report.
+
+    ``rewrite_parquet=False`` leaves the part files as Spark wrote them: for a job on EMR,
+    whose result :mod:`demandcast.cloud.submit` rewrites as it syncs it into
+    ``artifacts/features`` (the job's Python need not have pyarrow: only pure-Python
+    dependencies are shipped). Files on other filesystems (``s3a://``, ``hdfs://``) are
+    never rewritten: DVC hashes only a local copy."""
     from pyspark.sql import functions as F
 
     from demandcast.data import holiday_calendar
@@ -71,18 +78,18 @@ def run(spark, data_dir: str, out: str, data, features) -> dict:
             spark_engine.SCHEMAS[holiday_calendar.FILE])
     first, last, train_end = check_inputs(raw, spec, data)
     table, _ = spark_engine.build(raw, spec, train_end, first, last)
-    # One task per month (repartition by it), rows sorted, part files renamed: the same
-    # inputs give the same bytes, so DVC's hash of the folder does not move.
+    # One task per month (repartition by it), rows sorted, part files renamed and rewritten
+    # (settle): the same inputs give the same bytes, so DVC's hash of the folder does not move.
     (table.withColumn("part_month", F.date_format("date", "yyyy-MM"))
      .repartition("part_month").sortWithinPartitions(*feature_spec.KEYS)
      .write.mode("overwrite").partitionBy("part_month").parquet(out))
-    deterministic_names(spark, out)
-    written = spark.read.parquet(out)
+    settle(spark, out, rewrite_parquet)
+    written = spark.read.parquet(out)  # the settled files: priors and checks read what DVC hashes
     for level, frame in spark_engine.priors_from_table(written, raw["items.csv"], spec).items():
         path = f"{out}/{META}/priors_{level}.parquet"
         (frame.repartition(1).sortWithinPartitions(*feature_spec.PRIOR_KEYS[level])
          .write.mode("overwrite").parquet(path))
-        deterministic_names(spark, path)
+        settle(spark, path, rewrite_parquet)
     calendar = (f"the holidays package's {data.holidays.country} calendar" if source == "package"
                 else f"{data_dir}/{holiday_calendar.FILE}")
     manifest = {
@@ -102,13 +109,25 @@ def run(spark, data_dir: str, out: str, data, features) -> dict:
     return manifest
 
 
+def settle(spark, folder: str, rewrite_parquet: bool = True) -> None:
+    """What Spark wrote to ``folder`` made byte-stable: deterministic part names, then (local
+    files only) each file rewritten by :func:`demandcast.features.stable_parquet.rewrite_tree`."""
+    deterministic_names(spark, folder)
+    local = _local(folder)
+    if rewrite_parquet and local is not None:
+        from demandcast.features import stable_parquet
+
+        stable_parquet.rewrite_tree(local)
+
+
 def deterministic_names(spark, folder: str) -> None:
     """Rename Spark's part files (``part-00003-<random uuid>.c000.snappy.parquet``) to
     ``part-00000.snappy.parquet``, ``part-00001...`` in each folder, in their task order, and
     drop the checksum files, which name the old files."""
-    if "://" in folder and not folder.startswith("file://"):
+    local = _local(folder)
+    if local is None:
         return _deterministic_names_hadoop(spark, folder)
-    for directory, _, files in os.walk(folder.removeprefix("file://")):
+    for directory, _, files in os.walk(local):
         parts = sorted(f for f in files if f.startswith("part-"))
         for i, name in enumerate(parts):
             renamed = os.path.join(directory, f"part-{i:05d}.{_suffix(name)}")
@@ -134,6 +153,13 @@ def _deterministic_names_hadoop(spark, folder: str) -> None:
                       jvm.org.apache.hadoop.fs.Path(directory, f"part-{i:05d}.{_suffix(name)}"))
 
 
+def _local(path: str) -> Path | None:
+    """``path`` on this machine's filesystem (plain or ``file://``); None for hdfs://, s3a://..."""
+    if "://" in path and not path.startswith("file://"):
+        return None
+    return Path(path.removeprefix("file://"))
+
+
 def _suffix(name: str) -> str:
     """``snappy.parquet`` of ``part-00003-<uuid>.c000.snappy.parquet``."""
     return re.sub(r"^c\d+\.", "", name.split(".", 1)[1]) if "." in name else "parquet"
@@ -141,8 +167,8 @@ def _suffix(name: str) -> str:
 
 def _write_text(spark, path: str, text: str) -> None:
     """Write through Hadoop's filesystem layer so s3a:// and hdfs:// paths work as local ones."""
-    if "://" not in path or path.startswith("file://"):
-        local = Path(path.removeprefix("file://"))
+    local = _local(path)
+    if local is not None:
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_text(text + "\n")
         return
