@@ -174,6 +174,7 @@ def test_features_stage_runs_on_a_standalone_cluster(spark, tiny_features, tiny_
         "--driver-java-options", JVM_OPTS, "--conf", f"spark.executor.extraJavaOptions={JVM_OPTS}",
         "--py-files", str(_library_zip(tmp_path / "demandcast.zip")),
         "stages/features.py", "data=tiny", f"paths.data={tiny_data}", f"paths.artifacts={art}",
+        f"paths.reports={tmp_path / 'reports'}",  # not the checkout's reports/
     ], log)
     assert code == 0, f"spark-submit exited {code}\n{_tail(log)}\n{cluster.logs()}"
 
