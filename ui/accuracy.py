@@ -9,7 +9,8 @@ s = st.session_state["settings"]
 st.title("Accuracy")
 ev = local(reports.evaluation, s.reports)
 if ev is None:
-    st.info(f"No evaluation yet: `{s.reports / 'evaluation.json'}` is written by the evaluate stage.",
+    st.info(f"No evaluation yet: `{s.shown(s.reports / 'evaluation.json')}` is written by the evaluate "
+            "stage.",
             icon=":material/hourglass_empty:")
     st.code(reports.EVALUATE_COMMAND, language="bash")
     stop()
