@@ -80,7 +80,7 @@ if view == "One item":
         cols[2].metric(f"Promotion uplift ({lift['days']} days)", f"{lift['units']:+,.1f} units", share)
         cols[3].metric("Without the promotion", f"{lift['without']:,.1f}")
     title = f"{store_labels[store]} — item {item_labels[item]}"
-    figure = charts.forecast_chart(forecasts.history_frame(history), frame, title)
+    figure = charts.forecast_spec(forecasts.history_frame(history), frame, title)
     chart(figure, "forecast_chart")
     st.caption("Shaded: the 80% (dark) and 95% (light) prediction intervals. Hover a day for its values."
                + (" Red triangles: planned promotion days." if promoted else ""))
