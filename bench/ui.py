@@ -10,8 +10,13 @@ project, and drives headless chromium with the browser test's planner session
 * first render of the Forecast page: a new browser session from `goto` until the forecast
   chart is drawn and the script is idle (the first session of the app process is reported
   apart, as the cold start);
-* item change: from choosing another item (never shown before, so nothing is cached) until
-  the chart shows it and the script is idle.
+* item change: from opening the item picker, typing the item and choosing it (an item never
+  shown before, so nothing is cached) until the chart shows it and the script is idle; and the
+  part of it after the choice (Enter), when the app updates the chart.
+
+Both are wall-clock on this machine, so they depend on how busy it is: the load average before
+and after goes with the figures. Where the time goes is written beside them: the first
+render's share spent loading Streamlit's own page before the app runs (``page_load_s``).
 
 Targets: first render <= 2 s, item change <= 0.5 s. Figures to reports/bench_ui.json; the
 screenshots of every page (the README's) to reports/ui/.
@@ -99,15 +104,19 @@ def main() -> int:
                 planner.browser() as chromium:
             cold = planner.Planner.open(chromium, url)
             cold.close()
-            renders = []
+            renders, loads = [], []
             for _ in range(args.renders):
                 p = planner.Planner.open(chromium, url)
                 renders.append(p.timings["first_render_s"])
+                loads.append(p.timings["page_load_s"])
                 p.close()
             p = planner.Planner.open(chromium, url)
             p.choose("Store", str(store))
             p.idle()
-            changes = [p.pick_series(str(store), str(item), item) for item in items[1:args.changes + 1]]
+            changes, updates = [], []
+            for item in items[1:args.changes + 1]:
+                changes.append(p.pick_series(str(store), str(item), item))
+                updates.append(p.timings["item_update_s"])
             shots = []
             if not args.no_screenshots:
                 item = items[args.changes + 1]
@@ -121,11 +130,16 @@ def main() -> int:
         local.stop(server)
     result = {
         "first_render_s": summary(renders), "first_render_cold_s": round(cold.timings["first_render_s"], 3),
-        "item_change_s": summary(changes), "targets": TARGETS,
+        "page_load_s": summary(loads), "item_change_s": summary(changes), "item_update_s": summary(updates),
+        "targets": TARGETS,
         "met": {"first_render_s": statistics.median(renders) <= TARGETS["first_render_s"],
-                "item_change_s": statistics.median(changes) <= TARGETS["item_change_s"]},
-        "how": "median over fresh browser sessions (first render) and over items never shown before "
-               "(item change); wall-clock around Playwright's actions and waits (chart drawn, script idle)",
+                "item_change_s": statistics.median(changes) <= TARGETS["item_change_s"],
+                "item_update_s": statistics.median(updates) <= TARGETS["item_change_s"]},
+        "how": "median over fresh browser sessions (first render; page_load_s is its part until the "
+               "browser has loaded Streamlit's page, before the app's script runs) and over items never "
+               "shown before (item change: picker opened, item typed and chosen, chart drawn; item_update_s "
+               "is its part after the choice); wall-clock around Playwright's actions and waits (chart "
+               "drawn, script idle)",
         "screenshots": shots, "bento": str(BENTO.relative_to(ROOT)),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "load_average_before": [round(x, 2) for x in load_before],
@@ -133,10 +147,13 @@ def main() -> int:
     }
     out = ROOT / "reports" / "bench_ui.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
-    render, change = result["first_render_s"], result["item_change_s"]
-    print(f"first render: median {render['median']} s (cold {result['first_render_cold_s']} s, target "
-          f"{TARGETS['first_render_s']} s); item change: median {change['median']} s, max {change['max']} s "
-          f"(target {TARGETS['item_change_s']} s) -> {out}")
+    render, change, update = result["first_render_s"], result["item_change_s"], result["item_update_s"]
+    machine = result["machine"]
+    print(f"first render: median {render['median']} s (page load {result['page_load_s']['median']} s of it; "
+          f"cold {result['first_render_cold_s']} s; target {TARGETS['first_render_s']} s); "
+          f"item change: median {change['median']} s, max {change['max']} s, after the choice "
+          f"{update['median']} s (target {TARGETS['item_change_s']} s); load average "
+          f"{machine['load_average_before']} before, {machine['load_average_after']} after -> {out}")
     return 0
 
 

@@ -9,7 +9,8 @@ s = st.session_state["settings"]
 st.title("Accuracy")
 ev = local(reports.evaluation, s.reports)
 if ev is None:
-    st.info(f"No evaluation yet: `{s.reports / 'evaluation.json'}` is written by the evaluate stage.",
+    st.info(f"No evaluation yet: `{s.shown(s.reports / 'evaluation.json')}` is written by the evaluate "
+            "stage.",
             icon=":material/hourglass_empty:")
     st.code(reports.EVALUATE_COMMAND, language="bash")
     stop()
@@ -65,6 +66,6 @@ if samples:
     frame = samples[name]
     inside = reports.sample_coverage(frame)
     actual, predicted = reports.sample_frames(frame)
-    chart(charts.forecast_chart(actual, predicted, name.replace("_", " · ")), "sample_chart")
+    chart(charts.forecast_spec(actual, predicted, name.replace("_", " · ")), "sample_chart")
     st.caption(f"Inside the 80% band on {inside['0.80']:.0%} of these days, "
                f"the 95% band on {inside['0.95']:.0%}.")

@@ -31,18 +31,20 @@ sold = forecasts.items_sold_at(catalog, store)
 # Every item the store sells, forecast (and its history fetched) in one request each (the API
 # vectorizes series with the same origin), cached: switching items makes no API call, and the
 # family view reuses the forecasts.
-batch, histories = None, {}
+batch, by_item, histories = None, {}, {}
 if sold and len(sold) <= limit:
     batch = from_api(cache.forecast, s, [forecasts.request(store, i, horizon) for i in sold])
     by_item = {f["item_nbr"]: f for f in batch["forecasts"]}
     histories = {h["item_nbr"]: h for h in from_api(cache.history, s, [(store, i) for i in sold],
                                                      s.history_days)["series"]}
 
-if view == "One item":
-    every = st.sidebar.toggle("Offer items this store never sold", key="every_item",
-                              help="Those are answered from averages, not by the model.")
-    item = middle.selectbox("Item", list(item_labels) if every else sold, key="item",
-                            format_func=item_labels.get,
+
+@st.fragment
+def one_item(picker, choices: list[int]) -> None:
+    """The item picker (in the pickers' row), the promotion plan and the item's forecast. A
+    fragment: choosing another item or promotion days reruns only this, not the page (the store,
+    the horizon and the store's forecasts stay as the last full run left them)."""
+    item = picker.selectbox("Item", choices, key="item", format_func=item_labels.get,
                             help="Type to search by item number, family or class.")
     with st.expander("Plan a promotion", expanded=True, icon=":material/sell:"):
         a, b = st.columns(2)
@@ -57,7 +59,7 @@ if view == "One item":
     promoted = sorted(d for d in promoted if days[0] <= d <= days[-1])
 
     history = histories.get(item) or from_api(cache.history, s, [(store, item)], s.history_days)["series"][0]
-    if batch is not None and item in by_item:
+    if item in by_item:
         answer, plain = batch, by_item[item]
     else:
         answer = from_api(cache.forecast, s, [forecasts.request(store, item, horizon)])
@@ -80,7 +82,7 @@ if view == "One item":
         cols[2].metric(f"Promotion uplift ({lift['days']} days)", f"{lift['units']:+,.1f} units", share)
         cols[3].metric("Without the promotion", f"{lift['without']:,.1f}")
     title = f"{store_labels[store]} — item {item_labels[item]}"
-    figure = charts.forecast_chart(forecasts.history_frame(history), frame, title)
+    figure = charts.forecast_spec(forecasts.history_frame(history), frame, title)
     chart(figure, "forecast_chart")
     st.caption("Shaded: the 80% (dark) and 95% (light) prediction intervals. Hover a day for its values."
                + (" Red triangles: planned promotion days." if promoted else ""))
@@ -88,8 +90,14 @@ if view == "One item":
                  key="forecast_table", column_config=forecast_columns)
     st.download_button("Download CSV", forecasts.csv_bytes(frame, answer["model_version"]),
                        file_name=f"forecast_store{store}_item{item}.csv", mime="text/csv",
-                       icon=":material/download:", key="download")
+                       icon=":material/download:", key="download", on_click="ignore")
     st.caption(f"Answered by {answer['model_version']} · request {answer['request_id']}")
+
+
+if view == "One item":
+    every = st.sidebar.toggle("Offer items this store never sold", key="every_item",
+                              help="Those are answered from averages, not by the model.")
+    one_item(middle, list(item_labels) if every else sold)
 else:
     in_store = sorted({families[i] for i in sold if i in families})
     family = middle.selectbox("Family", in_store, key="family")
@@ -114,4 +122,4 @@ else:
     st.download_button("Download CSV",
                        forecasts.csv_bytes(long.drop(columns=["item"]), answers[0]["model_version"]),
                        file_name=f"forecast_store{store}_{family.replace('/', '-')}.csv", mime="text/csv",
-                       icon=":material/download:", key="family_download")
+                       icon=":material/download:", key="family_download", on_click="ignore")

@@ -9,8 +9,8 @@ s = st.session_state["settings"]
 st.title("Monitoring")
 mon = local(reports.monitoring, s.reports)
 if mon is None:
-    st.info(f"**No monitoring run yet.** `{s.reports / 'monitor.json'}` does not exist: the monitor stage "
-            "compares recent data and the served predictions with the training data and writes it.",
+    st.info(f"**No monitoring run yet.** `{s.shown(s.reports / 'monitor.json')}` does not exist: the monitor "
+            "stage compares recent data and the served predictions with the training data and writes it.",
             icon=":material/hourglass_empty:")
     st.code(reports.MONITOR_COMMAND, language="bash")
     stop()
@@ -76,6 +76,7 @@ st.dataframe(columns, hide_index=True, width="stretch", key="drift_columns")
 
 st.subheader("The drift report")
 if mon.drift_html is None:
-    st.info(f"{s.reports / 'monitoring' / 'drift.html'} is missing: rerun `{reports.MONITOR_COMMAND}`.")
+    st.info(f"`{s.shown(s.reports / 'monitoring' / 'drift.html')}` is missing: rerun "
+            f"`{reports.MONITOR_COMMAND}`.")
 else:
     st.iframe(mon.drift_html, height=900, alt="Evidently data drift report")

@@ -134,6 +134,7 @@ def test_accuracy_page_before_any_evaluation(project):
     (project / "reports" / "evaluation.json").unlink()
     at = run_app("accuracy.py")
     assert "No evaluation yet" in texts(at.info) and "uv run dvc repro evaluate" in texts(at.code)
+    assert "`reports/evaluation.json`" in texts(at.info)  # relative to the project, not this machine's path
 
 
 @pytest.mark.slow
@@ -174,6 +175,7 @@ def test_experiments_page_with_nothing_run_yet(project):
 def test_monitoring_page_before_the_first_run(project):
     at = run_app("monitoring.py")
     assert "No monitoring run yet" in texts(at.info) and "uv run dvc repro monitor" in texts(at.code)
+    assert "`reports/monitor.json` does not exist" in texts(at.info) and str(project) not in texts(at.info)
 
 
 def test_monitoring_page_recommends_retraining_with_reasons(project):

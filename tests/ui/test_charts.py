@@ -32,6 +32,22 @@ def test_forecast_chart_with_history_bands_promotions_and_hover():
     assert charts.spec(charts.forecast_chart(history, promoted, "t")) == spec  # the same spec, unvalidated
 
 
+@pytest.mark.parametrize("promotions", [[], ["2024-07-02"]])
+def test_the_pages_forecast_spec_is_the_validated_chart_with_its_data_as_a_table(promotions):
+    history = forecasts.history_frame({"dates": ["2024-06-29", "2024-06-30"], "unit_sales": [3.0, 4.0],
+                                       "onpromotion": [False, True]})
+    frame = forecasts.forecast_frame(answer([2.0, 6.0, 3.0]), answer([2.0, 3.0, 3.0]) if promotions else None,
+                                     promotions)
+    want = charts.forecast_chart(history, frame, "Store 5 — item 1").to_dict()
+    rows = want.pop("datasets")[want.pop("data")["name"]]
+    for title in ("Store 5 — item 1", "Store 5 — item 2"):  # the second from the shape's cached spec
+        got = charts.forecast_spec(history, frame, title)
+        table = got.pop("data")["values"]
+        assert got == {**want, "title": title}
+        assert table.astype(object).where(table.notna(), None).to_dict("records") == rows
+    assert table["date"].tolist()[:2] == ["2024-06-29T00:00:00", "2024-06-30T00:00:00"]
+
+
 def test_report_charts_are_valid():
     ev = reports.evaluation(ROOT / "reports")
     for chart in (charts.by_horizon_chart(reports.by_horizon(ev)),

@@ -29,3 +29,9 @@ def test_the_environment_wins_over_conf(project, monkeypatch):
 
 def test_overrides_as_for_every_command(project):
     assert settings.load(["ui.port=8600", "ui.history_days=28"]).port == 8600
+
+
+def test_pages_name_the_project_files_relative_to_its_root(project, tmp_path):
+    s = settings.load()
+    assert s.shown(s.reports / "monitor.json") == "reports/monitor.json"
+    assert s.shown(tmp_path / "elsewhere.json") == str(tmp_path / "elsewhere.json")

@@ -3,12 +3,16 @@ everywhere (history black, the model blue, baselines grey and orange, the oracle
 
 from __future__ import annotations
 
+import functools
+import json
+
 import altair as alt
 import pandas as pd
 
 COLOURS = {"Sales": "#262730", "Forecast": "#1f77b4", "Forecast without promotion": "#9aa0a6",
            "model": "#1f77b4", "seasonal_naive": "#9aa0a6", "moving_average_28": "#ff7f0e",
            "oracle": "#2ca02c"}
+BAND_LABELS = {"lower_80": "80% from", "upper_80": "80% to", "lower_95": "95% from", "upper_95": "95% to"}
 NAMES = {"model": "model", "seasonal_naive": "seasonal naive", "moving_average_28": "28-day average",
          "oracle": "oracle (best possible)"}
 
@@ -27,11 +31,50 @@ def _legend(names: list[str]) -> alt.Scale:
 def forecast_chart(history: pd.DataFrame, forecast: pd.DataFrame, title: str, height: int = 380) -> alt.Chart:
     """Recent sales, the forecast with its 80% and 95% bands, the no-promotion forecast and the
     promotion days when there are any; hovering a day shows every value of that day."""
-    wide = pd.merge(history[["date", "unit_sales"]].rename(columns={"unit_sales": "Sales"}),
+    wide = _forecast_table(history, forecast)
+    return _forecast_layers(*_forecast_shape(wide)).properties(data=wide, title=title, height=height)
+
+
+def forecast_spec(history: pd.DataFrame, forecast: pd.DataFrame, title: str, height: int = 380) -> dict:
+    """:func:`forecast_chart` as a spec for ``st.vega_lite_chart``, fast enough for every rerun.
+
+    Altair takes ~0.1 s to build this chart (each channel is checked against the schema as it
+    is made), more than the rest of an item change. The chart's layers depend only on its
+    shape (which lines and bands, any promotion days), so each shape is built and validated
+    once per process and its spec reused; the data goes in as a table (``data.values``, which
+    Streamlit sends as Arrow), dates as the ISO text Altair would write."""
+    wide = _forecast_table(history, forecast)
+    spec = json.loads(_forecast_template(*_forecast_shape(wide), height))
+    table = wide.assign(date=wide["date"].dt.strftime("%Y-%m-%dT%H:%M:%S"))
+    return {**spec, "title": title, "data": {"values": table}}
+
+
+def _forecast_table(history: pd.DataFrame, forecast: pd.DataFrame) -> pd.DataFrame:
+    """History and forecast side by side, one row per day, columns named as the legend says."""
+    return pd.merge(history[["date", "unit_sales"]].rename(columns={"unit_sales": "Sales"}),
                     forecast.rename(columns={"forecast": "Forecast",
                                              "no_promotion_forecast": "Forecast without promotion"}),
-                    on="date", how="outer").sort_values("date")
-    lines = [c for c in ("Sales", "Forecast", "Forecast without promotion") if c in wide]
+                    on="date", how="outer").sort_values("date", ignore_index=True)
+
+
+def _forecast_shape(wide: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+    """(the lines drawn, the band columns present, whether any day is a planned promotion)."""
+    lines = tuple(c for c in ("Sales", "Forecast", "Forecast without promotion") if c in wide)
+    bands = tuple(c for c in BAND_LABELS if c in wide)
+    promoted = bool("promotion" in wide and wide["promotion"].eq(True).any())
+    return lines, bands, promoted
+
+
+@functools.lru_cache(maxsize=32)
+def _forecast_template(lines: tuple[str, ...], bands: tuple[str, ...], promoted: bool, height: int) -> str:
+    """The chart of one shape without data or title, validated, as JSON text (a fresh copy each use)."""
+    chart = _forecast_layers(lines, bands, promoted).properties(data=alt.NamedData("table"), height=height)
+    spec = chart.to_dict()
+    del spec["data"]  # a placeholder: without data on the chart, Altair gives each layer an empty one
+    return json.dumps(spec)
+
+
+def _forecast_layers(lines: tuple[str, ...], bands: tuple[str, ...], promoted: bool) -> alt.LayerChart:
     x = alt.X("date:T", title=None, axis=alt.Axis(format="%d %b", labelAngle=0))
     # The data goes on the layer chart only: given to every layer, Altair hashes each copy (a
     # DataFrame repr) to merge them, which was most of the time this function took.
@@ -40,28 +83,27 @@ def forecast_chart(history: pd.DataFrame, forecast: pd.DataFrame, title: str, he
         x=x, y=alt.Y("lower_95:Q", title="units per day"), y2="upper_95:Q")
     band80 = base.mark_area(opacity=0.3, color=COLOURS["Forecast"]).encode(
         x=x, y="lower_80:Q", y2="upper_80:Q")
-    long = base.transform_fold(lines, as_=["series", "units"])
+    long = base.transform_fold(list(lines), as_=["series", "units"])
     drawn = long.mark_line(strokeWidth=2).encode(
-        x=x, y="units:Q", color=alt.Color("series:N", scale=_legend(lines), title=None,
+        x=x, y="units:Q", color=alt.Color("series:N", scale=_legend(list(lines)), title=None,
                                           legend=alt.Legend(orient="top", labelLimit=300)),
         strokeDash=alt.condition(alt.datum.series == "Forecast without promotion",
                                  alt.value([5, 4]), alt.value([1, 0])))
     layers = [band95, band80, drawn]
-    if "promotion" in wide and wide["promotion"].eq(True).any():
+    if promoted:
         layers.append(base.transform_filter(alt.datum.promotion == True).mark_point(  # noqa: E712
             shape="triangle-up", size=90, filled=True, color="#d62728").encode(x=x, y="Forecast:Q"))
     hover = alt.selection_point(fields=["date"], nearest=True, on="pointerover", empty=False,
                                 clear="pointerout")
-    shown = {**{c: c for c in lines}, "lower_80": "80% from", "upper_80": "80% to",
-             "lower_95": "95% from", "upper_95": "95% to"}
+    shown = {**{c: c for c in lines}, **{c: BAND_LABELS[c] for c in bands}}
     # Values as text, "–" where a day has none (no sales on forecast days, no forecast before)
     texts = {label: f"isValid(datum['{c}']) ? format(datum['{c}'], '.1f') : '–'"
-             for c, label in shown.items() if c in wide}
+             for c, label in shown.items()}
     layers.append(base.transform_calculate(**texts).mark_rule(color="#888").encode(
         x=x, opacity=alt.condition(hover, alt.value(0.6), alt.value(0)),
         tooltip=[alt.Tooltip("date:T", title="day", format="%a %d %b %Y"),
                  *[alt.Tooltip(f"{label}:N") for label in texts]]).add_params(hover))
-    return alt.layer(*layers, data=wide).properties(title=title, height=height)
+    return alt.layer(*layers)
 
 
 def family_chart(long: pd.DataFrame, title: str, height: int = 380) -> alt.Chart:

@@ -86,12 +86,13 @@ def local(call: Callable[..., T], *args) -> T:
 
 
 def chart(chart, key: str) -> None:
-    """An Altair chart across the page (see :func:`demandcast.ui.charts.spec`)."""
+    """An Altair chart, or a Vega-Lite spec ready for Streamlit (such as
+    :func:`demandcast.ui.charts.forecast_spec`), across the page."""
     import streamlit as st
 
     from demandcast.ui.charts import spec
 
-    st.vega_lite_chart(spec(chart), width="stretch", key=key)
+    st.vega_lite_chart(chart if isinstance(chart, dict) else spec(chart), width="stretch", key=key)
 
 
 def model_status(s: Settings) -> dict | None:

@@ -37,6 +37,14 @@ class Settings:
     artifacts: Path
     cfg: object  # the full configuration (mlflow settings, paths)
 
+    def shown(self, path: Path) -> str:
+        """``path`` as a page names it: relative to the project's root when inside it (what a
+        planner types in the project's folder), else as it is."""
+        try:
+            return str(Path(path).relative_to(self.root))
+        except ValueError:
+            return str(path)
+
 
 def load(overrides=()) -> Settings:
     """The settings for the project at :func:`demandcast.config.root`."""
