@@ -3,7 +3,7 @@
 ``python -m stages.register [key=value ...]``. The gates and who moves the ``champion`` alias
 (never an experiment: its passing versions are ``candidate``) are
 :mod:`demandcast.tracking.registry`'s. Writes the decision, which gates applied and each
-gate's reason to ``reports/registry.json``.
+gate's reason to ``reports/registry.json`` (and ``artifacts/registry.json``, see :func:`run`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ def run(cfg) -> dict:
                                  json.loads((reports / "evaluation.json").read_text()),
                                  runs.find_train_run(cfg, artifacts / "model"))
     jsonio.write(reports / "registry.json", decision)
+    # The same decision beside the MLflow store it was made in: reports/ is in git, so a
+    # fresh clone has registry.json but an empty registry; this output is missing there, so
+    # dvc repro registers again instead of skipping to package, which needs the champion.
+    jsonio.write(artifacts / "registry.json", decision)
     return decision
 
 
