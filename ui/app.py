@@ -1,4 +1,5 @@
-"""The planner's app: `make ui` (or `uv run streamlit run ui/app.py` with the API running).
+"""The planner's app: `make ui` (or, with the API running, `uv run streamlit run ui/app.py
+--runner.postScriptGC false`: see :func:`demandcast.ui.launch.streamlit_command` for why).
 
 Pages only; everything else is in :mod:`demandcast.ui`. The app reaches the model only over
 HTTP (DEMANDCAST_API_URL, default conf `ui.api_url`; DEMANDCAST_API_TOKEN when the API wants

@@ -141,8 +141,11 @@ class Planner:
             self.page.keyboard.press("Enter")
             self.idle()
         self.page.keyboard.press("Escape")
+        # The uplift metric names how many days are planned: waiting for that count (not only
+        # for an idle script, which a rerun may not have started yet) reads the last run's numbers.
+        self.page.get_by_test_id("stMetric").filter(
+            has_text=f"Promotion uplift ({len(labels)} days)").wait_for()
         self.wait_chart()
-        self.page.get_by_test_id("stMetric").filter(has_text="Promotion uplift").wait_for()
 
     def hover_last_day(self) -> str:
         """Hover near the chart's right edge: the tooltip of one of the last forecast days, as text."""

@@ -50,10 +50,14 @@ def ensure_api(s: ui_settings.Settings) -> subprocess.Popen | None:
 
 
 def streamlit_command(app: Path, port: int) -> list[str]:
-    """``streamlit run`` of ``app`` on loopback ``port``, headless, without usage statistics."""
+    """``streamlit run`` of ``app`` on loopback ``port``, headless, without usage statistics and
+    without Streamlit's full garbage collection after every script run: with pandas, pyarrow
+    and Altair loaded, ``gc.collect(2)`` took 0.2-2 s here, holding the interpreter while the
+    server should send the page's last messages and scripts (Python's own collector still runs)."""
     return [sys.executable, "-m", "streamlit", "run", str(app),
             "--server.port", str(port), "--server.address", "127.0.0.1",
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--runner.postScriptGC", "false",
             "--client.toolbarMode", "viewer"]  # no "Deploy" button or developer menu for planners
 
 
