@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-from pathlib import Path
 
-import pytest
+# One OpenMP thread for XGBoost in this process and in every stage, server and experiment the
+# tests start (they inherit the environment). The tests run beside a Spark JVM, a served bento or
+# other experiments on two shared cores: there conf/model's nthread=2 makes XGBoost's two threads
+# wait on each other's time slices at every tree-building step, and a fit on the tiny data took
+# 178 s instead of 5 s (load 10). The fitted models are the same; only the waiting goes.
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
 from omegaconf import OmegaConf
 
 from demandcast import config
