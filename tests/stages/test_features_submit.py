@@ -173,6 +173,7 @@ def test_features_stage_runs_on_a_standalone_cluster(spark, tiny_features, tiny_
         "--driver-java-options", JVM_OPTS, "--conf", f"spark.executor.extraJavaOptions={JVM_OPTS}",
         "--py-files", str(_library_zip(tmp_path / "demandcast.zip")),
         "stages/features.py", "data=tiny", f"paths.data={tiny_data}", f"paths.artifacts={art}",
+        f"paths.reports={tmp_path / 'reports'}",  # not the checkout's reports/
     ], log)
     assert code == 0, f"spark-submit exited {code}\n{_tail(log)}\n{cluster.logs()}"
 
@@ -180,6 +181,8 @@ def test_features_stage_runs_on_a_standalone_cluster(spark, tiny_features, tiny_
     assert (out / "_SUCCESS").exists() and list(out.glob("part_month=*/*.parquet"))
     written = json.loads((out / META / "manifest.json").read_text())
     assert written == json.loads(json.dumps(manifest, default=list))
+    report = json.loads((tmp_path / "reports" / "features.json").read_text())
+    assert report["warnings"] == written["checks"]["warnings"]
 
     keys = list(feature_spec.KEYS)
     got, want = (_sorted(pd.read_parquet(d), keys) for d in (out, local_out))
