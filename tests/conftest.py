@@ -206,6 +206,19 @@ def tiny_bento(tmp_path_factory, tiny_data, tiny_features):
 
 
 @pytest.fixture(scope="session")
+def tiny_server(tiny_bento, tmp_path_factory):
+    """``tiny_bento`` served once for every test that only calls it (the service's and the app's):
+    its base URL and the server's working folder (its prediction log is under it)."""
+    from types import SimpleNamespace
+
+    from tests.bento_server import serving
+
+    workdir = tmp_path_factory.mktemp("tiny-server")
+    with serving(tiny_bento.home, workdir, timeout=300) as url:
+        yield SimpleNamespace(url=url, workdir=workdir)
+
+
+@pytest.fixture(scope="session")
 def data_cfg():
     """The small raw-file set's data config (a tiny preset named 'small')."""
     cfg = OmegaConf.merge(OmegaConf.load(ROOT / "conf" / "data" / "demo.yaml"), SMALL)
