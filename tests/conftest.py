@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-from pathlib import Path
 
-import pytest
+# One OpenMP thread for XGBoost in this process and in every stage, server and experiment the
+# tests start (they inherit the environment). The tests run beside a Spark JVM, a served bento or
+# other experiments on two shared cores: there conf/model's nthread=2 makes XGBoost's two threads
+# wait on each other's time slices at every tree-building step, and a fit on the tiny data took
+# 178 s instead of 5 s (load 10). The fitted models are the same; only the waiting goes.
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
 from omegaconf import OmegaConf
 
 from demandcast import config
@@ -195,6 +203,19 @@ def tiny_bento(tmp_path_factory, tiny_data, tiny_features):
     root, args = stage_workspace(tmp_path_factory.mktemp("serving"), tiny_data, tiny_features,
                                  "evaluate.folds=1", "serve.max_series=50", "serve.max_body_bytes=300000")
     return build_bento(root, args, tiny_data)
+
+
+@pytest.fixture(scope="session")
+def tiny_server(tiny_bento, tmp_path_factory):
+    """``tiny_bento`` served once for every test that only calls it (the service's and the app's):
+    its base URL and the server's working folder (its prediction log is under it)."""
+    from types import SimpleNamespace
+
+    from tests.bento_server import serving
+
+    workdir = tmp_path_factory.mktemp("tiny-server")
+    with serving(tiny_bento.home, workdir, timeout=300) as url:
+        yield SimpleNamespace(url=url, workdir=workdir)
 
 
 @pytest.fixture(scope="session")

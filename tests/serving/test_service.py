@@ -26,9 +26,8 @@ TEST_ORIGIN = dt.date(2023, 12, 3)
 
 
 @pytest.fixture(scope="module")
-def server(tiny_bento, tmp_path_factory):
-    with serving(tiny_bento.home, tmp_path_factory.mktemp("server")) as url:
-        yield url
+def server(tiny_server):
+    return tiny_server.url  # one `bentoml serve` of the tiny bento, shared with the app's tests
 
 
 @pytest.fixture(scope="module")
@@ -257,14 +256,14 @@ def test_bearer_token_when_configured(tiny_bento, tmp_path):
     assert "s3cret-token" not in (tmp_path / "server.log").read_text()
 
 
-def test_every_forecast_is_logged_with_its_features(server, ids, tmp_path_factory):
+def test_every_forecast_is_logged_with_its_features(server, ids, tiny_server):
     from demandcast.serving.prediction_log import read_records
 
     store, item = ids["series"][3]
     rid = "test-log-0001"
     post(server, {"requests": [{"store_nbr": store, "item_nbr": item, "horizon": 5}]},
          headers={"x-request-id": rid})
-    logs = next(p for p in tmp_path_factory.getbasetemp().glob("server*/prediction-logs"))
+    logs = tiny_server.workdir / "prediction-logs"
     deadline = dt.datetime.now() + dt.timedelta(seconds=10)
     while dt.datetime.now() < deadline:
         mine = [r for r in read_records(logs) if r["request_id"] == rid]

@@ -91,16 +91,20 @@ def test_queued_and_temp_experiments_run_through_package_into_the_workspace_stor
     queued = dvc(repo, "exp", "run", "--queue", *SMALL, "-S", "model.objective=tweedie",
                  "--name", "q-tweedie")
     assert queued.returncode == 0, queued.stderr
-    started = dvc(repo, "queue", "start", "-j", "2")
-    assert started.returncode == 0, started.stderr
-    temp = dvc(repo, "exp", "run", "--temp", *SMALL, "-S", "seed=7", "--name", "t-seed7")  # meanwhile
-    assert temp.returncode == 0, temp.stderr[-3000:]
-    deadline = time.monotonic() + 1800
-    while time.monotonic() < deadline:
-        status = dvc(repo, "queue", "status").stdout
-        if "Queued" not in status and "Running" not in status:
-            break
-        time.sleep(10)
+    try:
+        started = dvc(repo, "queue", "start", "-j", "2")
+        assert started.returncode == 0, started.stderr
+        temp = dvc(repo, "exp", "run", "--temp", *SMALL, "-S", "seed=7", "--name", "t-seed7")  # meanwhile
+        assert temp.returncode == 0, temp.stderr[-3000:]
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            status = dvc(repo, "queue", "status").stdout
+            if "Queued" not in status and "Running" not in status:
+                break
+            time.sleep(10)
+    except BaseException:
+        dvc(repo, "queue", "stop", "--kill", timeout=120)  # no queue worker outlives a failed test
+        raise
     assert "Success" in status and "Failed" not in status, (status, dvc(repo, "queue", "logs", "q-tweedie"))
 
     names = {"q-tweedie", "t-seed7"}

@@ -185,6 +185,8 @@ def test_features_stage_runs_on_a_standalone_cluster(spark, tiny_features, tiny_
     # Written by another JVM (the cluster's executor), rewritten by the driver: the local run's bytes.
     assert_stable_footers(out)
     assert digests(out) == digests(local_out)
+    report = json.loads((tmp_path / "reports" / "features.json").read_text())
+    assert report["warnings"] == written["checks"]["warnings"]
 
     keys = list(feature_spec.KEYS)
     got, want = (_sorted(pd.read_parquet(d), keys) for d in (out, local_out))

@@ -136,12 +136,9 @@ def project(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def api(tiny_bento, tmp_path_factory):
-    """The tiny pipeline's bento served once for every UI test: its base URL."""
-    from tests.bento_server import serving
-
-    with serving(tiny_bento.home, tmp_path_factory.mktemp("ui-api"), timeout=300) as url:
-        yield url
+def api(tiny_server):
+    """The tiny pipeline's bento served once for every UI test (and the service's): its base URL."""
+    return tiny_server.url
 
 
 @pytest.fixture(scope="session")
