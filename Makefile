@@ -67,14 +67,16 @@ params:
 data:
 	$(UV) run demandcast generate $(ARGS)
 
-# Benchmarks (figures to reports/bench_*.json). The accuracy, serving and monitor ones need the demo
-# pipeline's artifacts (make run); favorita scale: bench/etl.py --preset favorita --spark large --full-etl.
+# Benchmarks (figures to reports/bench_*.json). objectives, peer, serving and monitor need the demo
+# pipeline's artifacts (make run); accuracy runs the pipeline on its own generated data sets in scratch
+# copies (about 20 minutes); favorita scale: bench/etl.py --preset favorita --spark large --full-etl.
 bench:
 	$(UV) run python bench/generate.py
 	$(UV) run python bench/etl.py --full-etl
 	$(UV) run python bench/pipeline.py
 	$(UV) run python bench/objectives.py
 	$(UV) run python bench/peer.py
+	$(UV) run python bench/accuracy.py
 	$(UV) run python bench/serve.py
 	$(UV) run python bench/monitor.py
 	$(UV) run python bench/ui.py

@@ -1,44 +1,182 @@
-"""What the accuracy benchmarks share: the evaluate stage's data for a given config."""
+"""Benchmark: accuracy on several generated retailers, each through the real pipeline.
+
+    uv run python bench/accuracy.py [--only NAME ...] [--keep DIR]
+
+One demo data set can flatter a model, so this runs the pipeline on the configurations in
+``CONFIGS``, fixed before any of them was run (no choosing by result; the report lists them
+all). For each: copy this checkout into a scratch folder, compose its ``params.yaml`` from
+``conf/`` with the configuration's Hydra overrides (DVC's own ``compose_and_dump``, what
+``dvc exp run -S`` does), generate the data there (``demandcast generate``), run
+``dvc repro evaluate`` (validate, features, tune, train, evaluate) and read the stage's
+``reports/metrics.json``. Then the peer of ``bench/peer.py`` (mlforecast + LightGBM, fit on
+every row up to the test origin) forecasts the same 28 days and is scored on the evaluate
+stage's own test cells (``artifacts/evaluation/forecasts.parquet``).
+
+Configurations (everything else is the demo preset, ``tune=demo``: 5 Optuna trials):
+
+========= ==== ================ ======================= ======================================
+name      seed stores x items   history                 test window (the last 28 days)
+========= ==== ================ ======================= ======================================
+spring       7 8 x 120          2022-01-01..2024-03-31  2024-03-04..03-31: no national holiday
+autumn     123 14 x 80          2021-07-01..2023-09-30  2023-09-03..09-30: Labor Day
+christmas 2024 6 x 150          2021-10-01..2023-12-31  2023-12-04..12-31: Christmas Day, when
+                                                        every store is closed, and its run-up
+========= ==== ================ ======================= ======================================
+
+All three set ``evaluate.folds=1`` (the backtest's refits are not part of these figures)
+and lower ``validate``'s row-count floor to fit the smaller data. Target (issue 15): test
+WAPE / oracle WAPE over horizons 1..28 at most 1.12 on average and at most 1.15 in every
+configuration. Figures: reports/bench_accuracy.json.
+"""
 
 from __future__ import annotations
 
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
-from types import SimpleNamespace
 
-ROOT = Path(__file__).resolve().parent.parent
+from evaldata import ROOT, load
+from peer import peer_forecast
+from pipeline import checkout, repro
 
-
-def load(overrides=(), folds: int = 1) -> SimpleNamespace:
-    """Config, spec, feature table (enough for ``folds`` folds), all-time prior inputs,
-    static tables, truth and family names; from the demo pipeline's artifacts/features."""
-    from demandcast import config
-    from demandcast.data import promotions
-    from demandcast.features import feature_spec
-    from demandcast.models import dataset, scoring
-
-    cfg = config.load(list(overrides))
-    spec = feature_spec.from_config(cfg.features)
-    features = ROOT / str(cfg.paths.artifacts) / "features"
-    last = dataset.fold(cfg.data.end, spec, cfg.model, int(cfg.evaluate.horizon), folds - 1)
-    table = dataset.load_table(features, spec, since=last.train_start)
-    whole = dataset.load_table(features, spec, columns=dataset.PRIOR_INPUTS)
-    static = dataset.read_static(ROOT / str(cfg.paths.data), cfg.data)
-    truth = scoring.read_truth(ROOT / str(cfg.paths.truth))
-    plan = promotions.read_plan(ROOT / str(cfg.paths.data))
-    families = sorted(static["items.csv"]["family"].unique())
-    return SimpleNamespace(cfg=cfg, spec=spec, table=table, whole=whole, static=static, truth=truth,
-                           plan=plan, families=families)
+COMMON = ("evaluate.folds=1", "data.rows.min=50000")
+CONFIGS = {
+    "spring": {"seed": 7, "data.n_stores": 8, "data.n_items": 120,
+               "data.start": "2022-01-01", "data.end": "2024-03-31"},
+    "autumn": {"seed": 123, "data.n_stores": 14, "data.n_items": 80,
+               "data.start": "2021-07-01", "data.end": "2023-09-30"},
+    "christmas": {"seed": 2024, "data.n_stores": 6, "data.n_items": 150,
+                  "data.start": "2021-10-01", "data.end": "2023-12-31"},
+}
+TARGET_MEAN, TARGET_EACH = 1.12, 1.15
+AVERAGED = ("wape_model_to_oracle", "wape_model_to_seasonal_naive", "coverage_0.80", "coverage_0.95",
+            "peer_wape_to_oracle", "wape_model_to_peer")
 
 
-def model_fold(ctx, model_cfg, k: int, params: dict) -> dict:
-    """Refit fold ``k`` with ``model_cfg`` and score its recursive forecasts with the baselines."""
-    from omegaconf import OmegaConf
+def overrides(name: str) -> list[str]:
+    return [*(f"{k}={v}" for k, v in CONFIGS[name].items()), f"data.name=bench_{name}", *COMMON]
 
-    from demandcast.models import evaluation, scoring
 
-    cfg = OmegaConf.merge(ctx.cfg, {"model": model_cfg})
-    fold, forecaster, online, shifted = evaluation.fold_model(cfg, ctx.spec, ctx.table, ctx.whole, ctx.static,
-                                                            ctx.families, k, params)
-    cells, _ = evaluation.forecast_window(forecaster, online, shifted, ctx.truth, ctx.plan, ctx.spec,
-                                          fold.origin, int(cfg.evaluate.horizon))
-    return {"fold": fold, "cells": cells, "summary": scoring.summarize(cells), "shifted": shifted}
+def run_config(name: str, work: Path) -> dict:
+    """The pipeline on one configuration in ``work``, then the peer on its test cells."""
+    import pandas as pd
+    from dvc.utils.hydra import compose_and_dump
+
+    from demandcast import jsonio
+    from demandcast.models import dataset, metrics
+
+    checkout(work, data=False)
+    for tracked in ("data.dvc", "dvc.lock"):  # the demo's data and results: not this world's
+        (work / tracked).unlink(missing_ok=True)
+    compose_and_dump(work / "params.yaml", str(work / "conf"), None, "config", str(work), overrides(name))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DEMANDCAST_"))}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    began = time.perf_counter()
+    made = subprocess.run([sys.executable, "-m", "demandcast", "generate"], cwd=work, env=env, text=True,
+                          capture_output=True)
+    if made.returncode != 0:
+        raise SystemExit(f"generate failed in {work}: {made.stderr.strip()}")
+    print(made.stdout.strip())
+    generate_s = time.perf_counter() - began
+    stages, repro_s = repro(work, env, "evaluate")
+
+    read = lambda rel: jsonio.loads_strict((work / rel).read_text())  # noqa: E731
+    test, evaluation = read("reports/metrics.json")["test"], read("reports/evaluation.json")
+    ctx = load(root=work)
+    fold = dataset.fold(ctx.cfg.data.end, ctx.spec, ctx.cfg.model, int(ctx.cfg.evaluate.horizon), 0)
+    cells = pd.read_parquet(work / "artifacts" / "evaluation" / "forecasts.parquet")
+    cells["date"] = cells["date"].astype(ctx.table["date"].dtype)
+    cells["peer"], peer_s = peer_forecast(ctx, fold, cells)
+    peer = metrics.scores(cells["actual"], cells["peer"])
+    closed = cells.groupby("date")["actual"].sum()
+    return {"overrides": overrides(name), "seed": int(ctx.cfg.seed),
+            "stores_x_items": [int(ctx.cfg.data.n_stores), int(ctx.cfg.data.n_items)],
+            "history": [str(ctx.cfg.data.start), str(ctx.cfg.data.end)],
+            "test_window": evaluation["test_window"], "series_scored": evaluation["series_scored"],
+            "cells": len(cells), "days_without_sales": [str(d.date()) for d in closed.index[closed == 0]],
+            "wape": test["wape"], "wape_oracle": test["wape_oracle"],
+            "wape_seasonal_naive": test["wape_seasonal_naive"],
+            "wape_model_to_oracle": test["wape_model_to_oracle"],
+            "wape_model_to_seasonal_naive": test["wape_model_to_seasonal_naive"],
+            "coverage_0.80": test["coverage_0.80"], "coverage_0.95": test["coverage_0.95"],
+            "peer_wape": peer["wape"],
+            "peer_wape_to_oracle": metrics.ratio(peer["wape"], test["wape_oracle"]),
+            "wape_model_to_peer": metrics.ratio(test["wape"], peer["wape"]),
+            "seconds": {"generate": round(generate_s, 1), "dvc_repro": round(repro_s, 1), "stages": stages,
+                        "peer": round(peer_s, 1)}}
+
+
+def summarize(results: dict[str, dict]) -> dict:
+    """Means over the configurations that ran, the worst WAPE / oracle, and the targets; a
+    configuration that failed (``error``) or has no oracle leaves the targets unmet."""
+    ran = {n: r for n, r in results.items() if "error" not in r}
+    mean = {k: (sum(r[k] for r in ran.values()) / len(ran)
+                if ran and all(r[k] is not None for r in ran.values()) else None) for k in AVERAGED}
+    ratios = [r["wape_model_to_oracle"] for r in ran.values()]
+    worst = max(ratios) if ratios and None not in ratios else None
+    complete = len(ran) == len(results) and worst is not None
+    return {"mean": mean, "max_wape_model_to_oracle": worst,
+            "failed": sorted(set(results) - set(ran)),
+            "targets": {"mean_wape_model_to_oracle_at_most": TARGET_MEAN,
+                        "each_wape_model_to_oracle_at_most": TARGET_EACH,
+                        "mean_met": complete and mean["wape_model_to_oracle"] <= TARGET_MEAN,
+                        "each_met": complete and worst <= TARGET_EACH}}
+
+
+def table(results: dict[str, dict], summary: dict) -> str:
+    cols = ("wape", "wape_oracle", "wape_model_to_oracle", "wape_model_to_seasonal_naive", "coverage_0.80",
+            "coverage_0.95", "peer_wape", "peer_wape_to_oracle", "wape_model_to_peer")
+    heads = ("WAPE", "oracle", "/oracle", "/s.naive", "cov80", "cov95", "peer", "peer/orc", "ours/peer")
+    fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+    lines = [f"{'config':<10} {'test window':<23} " + " ".join(f"{h:>9}" for h in heads)]
+    for name, r in results.items():
+        if "error" in r:
+            lines.append(f"{name:<10} failed: {r['error'].splitlines()[0]}")
+            continue
+        lines.append(f"{name:<10} {' .. '.join(r['test_window']):<23} "
+                     + " ".join(f"{fmt(r[c]):>9}" for c in cols))
+    mean = summary["mean"]
+    lines.append(f"{'mean':<10} {'':<23} " + " ".join(f"{fmt(mean.get(c)):>9}" for c in cols))
+    t, met = summary["targets"], lambda ok: "met" if ok else "not met"  # noqa: E731
+    lines.append(f"target: mean WAPE/oracle <= {TARGET_MEAN} ({met(t['mean_met'])}), each <= {TARGET_EACH} "
+                 f"(worst {fmt(summary['max_wape_model_to_oracle'])}: {met(t['each_met'])})")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    from demandcast import jsonio
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=list(CONFIGS), help="run only these configurations")
+    parser.add_argument("--keep", type=Path, help="run in this folder (one per config), keep it")
+    args = parser.parse_args()
+    base = args.keep or Path(tempfile.mkdtemp(prefix="bench-accuracy-"))
+    results, began = {}, time.perf_counter()
+    for name in args.only or CONFIGS:
+        print(f"== {name}: {' '.join(overrides(name))}", flush=True)
+        work = base / name
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        try:
+            results[name] = run_config(name, work)
+        except SystemExit as exc:  # one broken configuration is reported, the others still run
+            results[name] = {"overrides": overrides(name), "error": str(exc)}
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    summary = summarize(results)
+    report = {"cores": os.cpu_count(), "seconds": round(time.perf_counter() - began, 1),
+              "common": list(COMMON), "configurations": results, "summary": summary}
+    print(table(results, summary))
+    out = jsonio.write(ROOT / "reports" / "bench_accuracy.json", report)
+    print(f"wrote {out.relative_to(ROOT)}")
+    if args.keep is None:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,7 @@ import argparse
 import json
 import time
 
-from accuracy import ROOT, load, model_fold
+from evaldata import ROOT, load, model_fold
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 import pandas as pd
-from accuracy import ROOT, load, model_fold
+from evaldata import ROOT, load, model_fold
 
 
 def peer_forecast(ctx, fold, cells: pd.DataFrame) -> tuple[np.ndarray, float]:

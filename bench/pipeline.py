@@ -25,14 +25,17 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def checkout(dest: Path) -> None:
+def checkout(dest: Path, data: bool = True) -> None:
+    """Copy this checkout's git-tracked and new files (and, with ``data``, the raw data) into
+    ``dest`` and commit them there, so DVC and the train stage's git lookups see a repository."""
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
                            cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("\0")
     for name in filter(None, files):
         if (ROOT / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, dest / name)
-    shutil.copytree(ROOT / "data", dest / "data")
+    if data:
+        shutil.copytree(ROOT / "data", dest / "data")
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=dest, check=True)
     subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com", "add", "-A"],
                    cwd=dest, check=True)
@@ -40,20 +43,16 @@ def checkout(dest: Path) -> None:
                     "bench"], cwd=dest, check=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keep", type=Path, help="run in this folder and keep it")
-    args = parser.parse_args()
-    work = args.keep or Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
-    work.mkdir(parents=True, exist_ok=True)
-    checkout(work)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-
-    stages, current = {}, None
+def repro(work: Path, env: dict, *targets: str) -> tuple[dict, float]:
+    """``dvc repro [targets]`` in ``work``, echoing each stage's own summary line; the seconds
+    per stage (from one "Running stage" line to the next) and in all. Raises SystemExit with
+    DVC's last lines when it fails."""
+    stages, current, tail = {}, None, []
     began = last = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=work, env=env, text=True,
+    proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", *targets], cwd=work, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     for line in proc.stdout:
+        tail = [*tail[-19:], line.rstrip()]
         if line.startswith("Running stage '"):
             now = time.perf_counter()
             if current:
@@ -66,7 +65,20 @@ def main() -> None:
     if current:
         stages[current] = round(time.perf_counter() - last, 1)
     if code != 0:
-        raise SystemExit(f"dvc repro failed ({code}) in {work}")
+        raise SystemExit(f"dvc repro failed ({code}) in {work}:\n" + "\n".join(tail))
+    return stages, total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", type=Path, help="run in this folder and keep it")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    work.mkdir(parents=True, exist_ok=True)
+    checkout(work)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+
+    stages, total = repro(work, env)
 
     trials = pd.read_csv(work / "artifacts" / "tune" / "trials.csv")
     per_trial = pd.to_timedelta(trials["duration"]).dt.total_seconds()
