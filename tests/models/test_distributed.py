@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -11,13 +12,13 @@ from omegaconf import OmegaConf
 from demandcast.errors import UserError
 from demandcast.models import boosting, dataset, distributed, evaluation, metrics
 
-ROUNDS = 60  # enough for the validation error to settle on the tiny data, seconds per fit
+ROUNDS, PATIENCE = 80, 5  # eta 0.2 on the tiny data: both routes stop early, in seconds
 
 
 def small(model_cfg, **extra):
-    """tiny_model's settings (both years of training rows) with few rounds."""
+    """tiny_model's settings (both years of training rows), a faster learning rate, few rounds."""
     return OmegaConf.merge(model_cfg, {"train_days": None, "num_boost_round": ROUNDS,
-                                       "early_stopping_rounds": 10, **extra})
+                                       "early_stopping_rounds": PATIENCE, "params": {"eta": 0.2}, **extra})
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +56,19 @@ def test_spark_early_stops_on_the_validation_rows_like_the_local_fit(fits, tiny_
     m = tiny_model
     model_cfg, local, on_spark = fits
     booster = on_spark.booster
-    assert 0 < booster.best_iteration < ROUNDS - 1 or booster.num_boosted_rounds() == ROUNDS
-    config = booster.save_config()
-    assert '"name":"count:poisson"' in config.replace(" ", "")
+    # stopped PATIENCE rounds after the best validation score, as xgboost.train does locally
+    assert booster.num_boosted_rounds() == booster.best_iteration + 1 + PATIENCE < ROUNDS
+    assert local.num_boosted_rounds() == local.best_iteration + 1 + PATIENCE < ROUNDS
+    # the same objective, tree parameters and seed (only the threads differ: Spark's task cores)
+    ours_cfg, local_cfg = json.loads(booster.save_config()), json.loads(local.save_config())
+    ours_learner, local_learner = ours_cfg["learner"], local_cfg["learner"]
+    assert ours_learner["objective"] == local_learner["objective"]
+    assert ours_learner["objective"]["name"] == "count:poisson"
+    # the same booster settings; only the tree counts differ
+    trees = [{k: v for k, v in learner["gradient_booster"].items() if k != "gbtree_model_param"}
+             for learner in (ours_learner, local_learner)]
+    assert trees[0] == trees[1] and float(trees[0]["tree_train_param"]["eta"]) == pytest.approx(0.2)
+    assert ours_learner["generic_param"]["seed"] == local_learner["generic_param"]["seed"] == "42"
     ours = boosting.Forecaster.from_fit(booster, m.spec.names(), model_cfg)
     theirs = boosting.Forecaster.from_fit(local, m.spec.names(), model_cfg)
     # best_score is the validation RMSE the workers computed together; our own matches it
