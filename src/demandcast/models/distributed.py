@@ -18,6 +18,7 @@ feature is categorical (codes are numbers on both routes).
 
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -143,6 +144,7 @@ def fit(spark, features_dir, spec: Spec, fold: Fold, model_cfg, overrides: dict 
         raise UserError(f"empty {'training' if train_rows == 0 else 'validation'} window: "
                         "the data is too short for features.split and model.gap_days")
 
+    _quiet_info_logs()
     names = spec.names()
     params = boosting.booster_params(model_cfg, overrides, seed)
     params.pop("nthread", None)  # xgboost.spark gives each worker spark.task.cpus threads
@@ -161,6 +163,15 @@ def fit(spark, features_dir, spec: Spec, fold: Fold, model_cfg, overrides: dict 
     model = estimator.fit(rows.select(features.alias(FEATURES), LABEL, IS_VALID))
     example = (rows.where(F.col(IS_VALID)).orderBy(*KEYS).select(*names).limit(5).toPandas())
     return Fitted(model.get_booster(), train_rows, valid_rows, example)
+
+
+def _quiet_info_logs() -> None:
+    """xgboost.spark logs every parameter and feature name at INFO on each fit (stage logs,
+    and its workers'); keep warnings only, unless the caller configured these loggers."""
+    for name in ("XGBoost-PySpark", "SparkXGBRegressor"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
 
 
 def _workers(spark, model_cfg) -> int:
