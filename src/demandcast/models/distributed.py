@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,10 @@ def spark_session(spark_cfg):
         yield running
         return
     submitted = "PYSPARK_GATEWAY_PORT" in os.environ
+    if not submitted and str(spark_cfg.master).startswith("local"):
+        # xgboost.spark's workers are Python processes: this interpreter, where XGBoost is
+        # installed, not whichever `python3` comes first on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = session(spark_cfg, app_name="demandcast-train", submitted=submitted)
     try:
         yield spark
