@@ -112,6 +112,14 @@ def test_a_missing_features_folder_says_to_run_the_features_stage(spark, tiny_mo
         distributed.fit(spark, tmp_path / "features", m.spec, m.fold, small(m.cfg.model))
 
 
+def test_an_earlier_fold_is_refused_its_priors_would_leak(spark, tiny_model):
+    m = tiny_model
+    cfg = small(m.cfg.model)
+    earlier = dataset.fold(m.cfg.data.end, m.spec, cfg, int(m.cfg.evaluate.horizon), k=1)
+    with pytest.raises(UserError, match=r"prior_\* columns average sales up to 2023-11-05.*only fold 0"):
+        distributed.fit(spark, m.features, m.spec, earlier, cfg)
+
+
 def test_an_unknown_engine_is_named():
     assert distributed.engine(OmegaConf.create({})) == "local"
     with pytest.raises(UserError, match=r"model.engine='dask' is not one of \['local', 'spark'\]"):

@@ -11,13 +11,16 @@ model together. What comes back is a plain ``xgboost.Booster`` in the project's
 :class:`~demandcast.models.boosting.Forecaster`, so evaluate, register, package and serving
 use it unchanged.
 
-The priors are the feature table's own ``prior_*`` columns (the features stage computed
-them for this fold, as :func:`dataset.load_table` reads them for the local route); no
-feature is categorical (codes are numbers on both routes).
+The priors are the feature table's own ``prior_*`` columns, as :func:`dataset.load_table`
+reads them for the local route: the features stage computed them up to fold 0's validation
+window, so this route is for fold 0, the train stage's (the backtest's earlier folds
+recompute them with :func:`dataset.with_priors`, locally). No feature is categorical (codes
+are numbers on both routes). The feature folder is a local path (its manifest is read here).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import sys
@@ -108,7 +111,14 @@ def fold_rows(spark, features_dir, spec: Spec, fold: Fold, model_cfg):
     label and the validation flag."""
     from pyspark.sql import functions as F
 
-    dataset.check_spec(dataset.read_manifest(features_dir), spec, str(features_dir))
+    manifest = dataset.read_manifest(features_dir)
+    dataset.check_spec(manifest, spec, str(features_dir))
+    priors_end = dt.date.fromisoformat(str(manifest["training_window_end"]))
+    if priors_end != fold.valid_start - dt.timedelta(days=1):
+        raise UserError(
+            f"{features_dir}: its prior_* columns average sales up to {priors_end}, but this fold's "
+            f"validation starts {fold.valid_start}: only fold 0 (the train stage's) trains on Spark; "
+            "earlier folds recompute their priors (dataset.with_priors) on the local route")
     table = spark.read.parquet(str(features_dir))
     names = spec.names()
     missing = [c for c in [*KEYS, spec.target, *names] if c not in table.columns]
