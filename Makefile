@@ -75,6 +75,7 @@ bench:
 	$(UV) run python bench/etl.py --full-etl
 	$(UV) run python bench/pipeline.py
 	$(UV) run python bench/objectives.py
+	$(UV) run python bench/spark_training.py
 	$(UV) run python bench/peer.py
 	$(UV) run python bench/accuracy.py
 	$(UV) run python bench/serve.py

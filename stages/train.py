@@ -6,6 +6,10 @@ writes ``artifacts/model/`` (model.json in XGBoost's JSON format, the feature ma
 training.json: the same bytes for the same inputs) and logs the run to MLflow with the
 model, its signature and an input example, tagged with the model's digest (how evaluate
 and register find the run: no run id goes into the DVC-hashed output).
+
+``model.engine=spark`` fits the same model with ``xgboost.spark`` on the Spark session of
+``conf/spark`` (:mod:`demandcast.models.distributed`): the rows stay in Spark, for feature
+tables bigger than this machine's memory.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 from demandcast import jsonio
 from demandcast.cli import run_stage
 from demandcast.features import feature_spec
-from demandcast.models import boosting, dataset, tuning
+from demandcast.models import boosting, dataset, distributed, tuning
 from demandcast.tracking import runs
 
 
@@ -25,11 +29,10 @@ def run(cfg) -> dict:
     spec = feature_spec.from_config(cfg.features)
     features_dir = Path(str(cfg.paths.artifacts)) / "features"
     fold = dataset.fold(cfg.data.end, spec, cfg.model, int(cfg.evaluate.horizon))
-    table = dataset.load_table(features_dir, spec, since=fold.train_start)
-    train, valid = dataset.windows(table, fold)
     overrides = tuning.tuned_params(cfg.paths.artifacts)
     names = spec.names()
-    booster = boosting.fit(train, valid, names, spec.target, cfg.model, overrides, seed=int(cfg.seed))
+    fitted = distributed.fit_with_engine(cfg, features_dir, spec, fold, overrides)
+    booster = fitted.booster
     forecaster = boosting.Forecaster.from_fit(booster, names, cfg.model)
 
     out = Path(str(cfg.paths.artifacts)) / "model"
@@ -37,22 +40,22 @@ def run(cfg) -> dict:
         shutil.rmtree(out)
     forecaster.save(out)
     shutil.copy(features_dir / feature_spec.META / "manifest.json", out / "manifest.json")
-    summary = {"objective": str(cfg.model.objective),
+    summary = {"objective": str(cfg.model.objective), "engine": distributed.engine(cfg.model),
                "params": boosting.booster_params(cfg.model, overrides, int(cfg.seed)),
                "best_iteration": int(booster.best_iteration),
                "validation_rmse": float(booster.best_score),
-               "train_rows": len(train), "valid_rows": len(valid),
+               "train_rows": fitted.train_rows, "valid_rows": fitted.valid_rows,
                "fold": {k: str(v) for k, v in fold.__dict__.items()}}
     jsonio.write(out / "training.json", summary)
     manifest = dataset.read_manifest(features_dir)
-    summary["run_id"] = runs.log_training(cfg, forecaster, summary, manifest, valid[names].head(5), out)
+    summary["run_id"] = runs.log_training(cfg, forecaster, summary, manifest, fitted.example, out)
     return summary
 
 
 def main(argv=None) -> int:
     def body(cfg) -> None:
         s = run(cfg)
-        print(f"train: {s['objective']}, {s['best_iteration'] + 1} trees, validation RMSE "
+        print(f"train: {s['objective']} ({s['engine']}), {s['best_iteration'] + 1} trees, validation RMSE "
               f"{s['validation_rmse']:.4f} ({s['train_rows']:,} training rows) -> "
               f"{cfg.paths.artifacts}/model/ (MLflow run {s['run_id']})")
 

@@ -145,3 +145,24 @@ def test_register_without_evaluation_says_what_to_run(tmp_path, capsys):
     code = register.main([f"paths.reports={tmp_path}", f"paths.artifacts={tmp_path}"])
     assert code != 0
     assert "run the evaluate stage first" in capsys.readouterr().err
+
+
+def test_train_on_spark(spark, tmp_path, tiny_data, tiny_features, capsys):
+    """model.engine=spark through the stage: the session already running here is the one used
+    (and left running); the model, its summary and its MLflow run are written as locally."""
+    root, args = stage_workspace(tmp_path, tiny_data, tiny_features, "model.engine=spark",
+                                 "model.num_boost_round=20", "model.train_days=null")
+    out = stage(train, args, capsys)
+    assert "train: poisson (spark), " in out
+    summary = json.loads((root / "artifacts" / "model" / "training.json").read_text())
+    assert summary["engine"] == "spark" and summary["best_iteration"] <= 19
+    assert {p.name for p in (root / "artifacts" / "model").iterdir()} == {
+        "model.json", "manifest.json", "training.json"}
+    assert not spark.sparkContext._jsc.sc().isStopped()
+    (tmp_path / "local").mkdir()
+    local = stage_workspace(tmp_path / "local", tiny_data, tiny_features, "model.num_boost_round=20",
+                            "model.train_days=null")
+    stage(train, local[1], capsys)
+    there = json.loads((local[0] / "artifacts" / "model" / "training.json").read_text())
+    assert (summary["train_rows"], summary["valid_rows"]) == (there["train_rows"], there["valid_rows"])
+    assert summary["params"] == there["params"]
