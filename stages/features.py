@@ -19,36 +19,30 @@ the checks' warnings (:mod:`demandcast.features.checks`) and writes them to
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 from demandcast import jsonio
 from demandcast.cli import run_stage
 from demandcast.features import etl
-
-CLOUD_ENGINES = ("emr_serverless", "emr")
+from demandcast.spark import CLOUD_ENGINES, submitted
 
 
 def run_here(cfg, rewrite_parquet: bool = True) -> dict:
     """The ETL in this process's Spark: local mode, or the driver spark-submit started (on
     EMR without the pyarrow rewrite: the sync back rewrites the files)."""
-    from demandcast.spark import session
+    from demandcast.spark import started
 
-    submitted = "PYSPARK_GATEWAY_PORT" in os.environ  # spark-submit chose master and memory
-    spark = session(cfg.spark, app_name="demandcast-features", submitted=submitted)
-    try:
+    with started(cfg.spark, app_name="demandcast-features") as spark:
         return etl.run(spark, str(cfg.paths.data), f"{cfg.paths.artifacts}/features", cfg.data, cfg.features,
                        rewrite_parquet=rewrite_parquet)
-    finally:
-        spark.stop()
 
 
 def main(argv=None) -> int:
     def body(cfg) -> None:
         engine = str(cfg.spark.get("engine") or "local")
         # On the cluster this file runs under spark-submit: always the ETL itself, never a resubmit.
-        on_cluster = engine in CLOUD_ENGINES and "PYSPARK_GATEWAY_PORT" in os.environ
+        on_cluster = engine in CLOUD_ENGINES and submitted()
         if engine in CLOUD_ENGINES and not on_cluster:
             from demandcast.cloud import submit
 

@@ -11,9 +11,14 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 MIN_JAVA = 17
+# conf/spark settings that submit the features stage to AWS EMR instead of starting a session here.
+CLOUD_ENGINES = ("emr_serverless", "emr")
 
 
 def _java_version(java: Path) -> int | None:
@@ -108,3 +113,31 @@ def session(spark_cfg, app_name: str | None = None, submitted: bool = False):
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(str(spark_cfg.get("log_level") or "WARN"))
     return spark
+
+
+def submitted() -> bool:
+    """Running in the driver ``spark-submit`` started, which already chose master and memory."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+@contextmanager
+def started(spark_cfg, app_name: str) -> Iterator:
+    """The session ``conf/spark`` describes, for one stage's work, stopped afterwards (under
+    ``spark-submit`` the master and memory given there win). A session already running in
+    this process (a notebook's, the tests') is used as it is and left running."""
+    from pyspark.sql import SparkSession
+
+    running = SparkSession.getActiveSession()
+    if running is not None:
+        yield running
+        return
+    by_submit = submitted()
+    if not by_submit and str(spark_cfg.master).startswith("local"):
+        # Python workers (xgboost.spark's, any UDF's) run this interpreter, where the project's
+        # packages are installed, not whichever `python3` comes first on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    spark = session(spark_cfg, app_name=app_name, submitted=by_submit)
+    try:
+        yield spark
+    finally:
+        spark.stop()

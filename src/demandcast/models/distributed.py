@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +38,6 @@ ENGINES = ("local", "spark")
 IS_VALID = "_is_validation"  # True on the fold's validation rows, False on its training rows
 LABEL = "_label"
 FEATURES = "_features"
-# Spark settings that only submit a job elsewhere (conf/spark/emr*.yaml): no session to train on.
-CLOUD_ENGINES = ("emr_serverless", "emr")
 
 
 @dataclass(frozen=True)
@@ -77,32 +73,17 @@ def fit_with_engine(cfg, features_dir, spec: Spec, fold: Fold, overrides: dict |
 
 @contextmanager
 def spark_session(spark_cfg):
-    """The Spark session ``conf/spark`` describes, as the features stage starts it (under
-    ``spark-submit`` the master and memory given there win), stopped afterwards. A session
-    already running in this process (a notebook's, the tests') is used as it is and left running."""
-    from pyspark.sql import SparkSession
-
-    from demandcast.spark import session
+    """The Spark session of ``conf/spark`` (:func:`demandcast.spark.started`); refused for
+    the settings that only submit the features stage to AWS EMR."""
+    from demandcast.spark import CLOUD_ENGINES, started
 
     if str(spark_cfg.get("engine") or "") in CLOUD_ENGINES:
         raise UserError(
             f"model.engine=spark trains on a Spark session, but spark={spark_cfg.engine} only submits the "
             "features stage to AWS EMR: choose a session's settings (spark=local, local_all, large) or run "
             "stages/train.py under spark-submit on the cluster")
-    running = SparkSession.getActiveSession()
-    if running is not None:
-        yield running
-        return
-    submitted = "PYSPARK_GATEWAY_PORT" in os.environ
-    if not submitted and str(spark_cfg.master).startswith("local"):
-        # xgboost.spark's workers are Python processes: this interpreter, where XGBoost is
-        # installed, not whichever `python3` comes first on PATH.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = session(spark_cfg, app_name="demandcast-train", submitted=submitted)
-    try:
+    with started(spark_cfg, app_name="demandcast-train") as spark:
         yield spark
-    finally:
-        spark.stop()
 
 
 def fold_rows(spark, features_dir, spec: Spec, fold: Fold, model_cfg):
