@@ -115,9 +115,17 @@ def repro_measured(work: Path, env: dict, *targets: str) -> tuple[dict, dict, fl
     if current:
         stages[current] = round(time.perf_counter() - last, 1)
     if code != 0:
-        raise SystemExit(f"dvc repro failed ({code}) in {work} after {total:.0f}s; seconds per stage "
-                         f"{stages}, peak GB {peaks}:\n" + "\n".join(tail))
+        raise ReproFailed(f"dvc repro failed ({code}) in {work} after {total:.0f}s; seconds per stage "
+                          f"{stages}, peak GB {peaks}:\n" + "\n".join(tail), stages, peaks)
     return stages, peaks, total
+
+
+class ReproFailed(SystemExit):
+    """``dvc repro`` failed: the message, and what the stages that ran took until then."""
+
+    def __init__(self, message: str, stages: dict, peaks: dict):
+        super().__init__(message)
+        self.stages, self.peaks = stages, peaks
 
 
 def generated(work: Path, env: dict, preset: str, sets: list[str]) -> float:
@@ -156,19 +164,44 @@ def main() -> None:
                         help="a params override, as `dvc exp run -S` (repeatable)")
     parser.add_argument("--name", help="the entry in reports/bench_pipeline.json (default: --data)")
     parser.add_argument("--until", default=None, help="the last stage to run (default: every stage)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --keep DIR: DVC runs only the stages not yet done")
     args = parser.parse_args()
+    if args.resume and not (args.keep and (args.keep / ".dvc").is_dir()):
+        raise SystemExit("--resume needs --keep DIR holding an earlier run of this benchmark")
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     work.mkdir(parents=True, exist_ok=True)
     own_data = args.data == "demo" and not args.sets
-    checkout(work, data=own_data)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DEMANDCAST_"))}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    # Outputs hard-linked from DVC's cache, not copied: at Favorita scale a copy is ~10 GB more.
-    subprocess.run([sys.executable, "-m", "dvc", "config", "--local", "cache.type", "hardlink,symlink"],
-                   cwd=work, check=True)
-    generate_s = None if own_data else generated(work, env, args.data, args.sets)
+    generate_s = None
+    if not args.resume:
+        checkout(work, data=own_data)
+        # Outputs hard-linked from DVC's cache, not copied: at Favorita scale a copy is ~10 GB more.
+        subprocess.run([sys.executable, "-m", "dvc", "config", "--local", "cache.type", "hardlink,symlink"],
+                       cwd=work, check=True)
+        generate_s = None if own_data else generated(work, env, args.data, args.sets)
 
-    stages, peaks, total = repro_measured(work, env, *([args.until] if args.until else []))
+    out = ROOT / "reports" / "bench_pipeline.json"
+    runs = json.loads(out.read_text()) if out.exists() else {}
+    if "dvc_repro_seconds" in runs:  # the one-run layout before entries per run: the demo's
+        runs = {"demo": runs}
+    name = args.name or args.data
+    earlier = runs.get(name, {}) if args.resume else {}
+    try:
+        stages, peaks, total = repro_measured(work, env, *([args.until] if args.until else []))
+    except ReproFailed as failed:  # keep what the stages that ran took: --resume continues from there
+        runs[name] = {"data": args.data, "overrides": args.sets, "failed": str(failed).splitlines()[0],
+                      "generate_seconds": earlier.get("generate_seconds",
+                                                      generate_s and round(generate_s, 1)),
+                      "stages": {**earlier.get("stages", {}), **failed.stages},
+                      "peak_rss_gb": {**earlier.get("peak_rss_gb", {}), **failed.peaks}}
+        out.write_text(json.dumps(dict(sorted(runs.items())), indent=2) + "\n")
+        raise
+    if earlier:  # the stages an earlier, failed run of this entry finished (DVC did not rerun them)
+        total += sum(s for k, s in earlier.get("stages", {}).items() if k not in stages)
+        stages, peaks = {**earlier.get("stages", {}), **stages}, {**earlier.get("peak_rss_gb", {}), **peaks}
+        generate_s = earlier.get("generate_seconds")
 
     trials = study_trials(work)
     per_trial = trials["duration"].dt.total_seconds()
@@ -191,11 +224,9 @@ def main() -> None:
     print(f"WAPE {a['wape']:.4f} = {a['wape_model_to_oracle']:.3f}x oracle, "
           f"{1 - a['wape_model_to_seasonal_naive']:.1%} better than seasonal naive; coverage "
           f"80%: {a['coverage_0.80']:.3f}, 95%: {a['coverage_0.95']:.3f}")
-    out = ROOT / "reports" / "bench_pipeline.json"
-    runs = json.loads(out.read_text()) if out.exists() else {}
-    if "dvc_repro_seconds" in runs:  # the one-run layout before entries per run: the demo's
-        runs = {"demo": runs}
-    runs[args.name or args.data] = report
+    if earlier:
+        report["resumed_after"] = earlier.get("failed")
+    runs[name] = report
     out.write_text(json.dumps(dict(sorted(runs.items())), indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")
     if args.keep is None:
