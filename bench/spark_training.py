@@ -35,7 +35,7 @@ def main() -> None:
     from demandcast import config
     from demandcast.data import generate
     from demandcast.features import etl, feature_spec
-    from demandcast.models import dataset, distributed
+    from demandcast.models import dataset, distributed, engines
     from demandcast.spark import session
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -57,7 +57,7 @@ def main() -> None:
         runs = []
         local_cfg = OmegaConf.merge(cfg, {"model": {"engine": "local"}})
         for _ in range(args.repeat):
-            fitted, seconds = timed(lambda: distributed.fit_with_engine(local_cfg, features, spec, fold))
+            fitted, seconds = timed(lambda: engines.fit_with_engine(local_cfg, features, spec, fold))
             runs.append(summary("local", None, seconds, fitted))
         for workers in args.workers:
             model_cfg = OmegaConf.merge(cfg.model, {"engine": "spark", "num_workers": workers})

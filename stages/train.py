@@ -7,9 +7,10 @@ training.json: the same bytes for the same inputs) and logs the run to MLflow wi
 model, its signature and an input example, tagged with the model's digest (how evaluate
 and register find the run: no run id goes into the DVC-hashed output).
 
-``model.engine=spark`` fits the same model with ``xgboost.spark`` on the Spark session of
-``conf/spark`` (:mod:`demandcast.models.distributed`): the rows stay in Spark, for feature
-tables bigger than this machine's memory.
+``model.engine`` says where (:mod:`demandcast.models.engines`): ``local`` from the
+training window in memory; ``streamed`` from the feature files a month at a time, for
+tables bigger than this machine's memory; ``spark`` with ``xgboost.spark`` on the Spark
+session of ``conf/spark``, where the rows stay in Spark.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from demandcast import jsonio
 from demandcast.cli import run_stage
 from demandcast.features import feature_spec
-from demandcast.models import boosting, dataset, distributed, tuning
+from demandcast.models import boosting, dataset, engines, tuning
 from demandcast.tracking import runs
 
 
@@ -31,7 +32,7 @@ def run(cfg) -> dict:
     fold = dataset.fold(cfg.data.end, spec, cfg.model, int(cfg.evaluate.horizon))
     overrides = tuning.tuned_params(cfg.paths.artifacts)
     names = spec.names()
-    fitted = distributed.fit_with_engine(cfg, features_dir, spec, fold, overrides)
+    fitted = engines.fit_with_engine(cfg, features_dir, spec, fold, overrides)
     booster = fitted.booster
     forecaster = boosting.Forecaster.from_fit(booster, names, cfg.model)
 
@@ -40,7 +41,7 @@ def run(cfg) -> dict:
         shutil.rmtree(out)
     forecaster.save(out)
     shutil.copy(features_dir / feature_spec.META / "manifest.json", out / "manifest.json")
-    summary = {"objective": str(cfg.model.objective), "engine": distributed.engine(cfg.model),
+    summary = {"objective": str(cfg.model.objective), "engine": engines.engine(cfg.model),
                "params": boosting.booster_params(cfg.model, overrides, int(cfg.seed)),
                "best_iteration": int(booster.best_iteration),
                "validation_rmse": float(booster.best_score),

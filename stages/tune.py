@@ -2,7 +2,8 @@
 
 ``python -m stages.tune [key=value ...]`` (``tune=full`` for 250 trials). The study is in
 SQLite at ``artifacts/optuna/studies.db`` (see :mod:`demandcast.models.tuning`); writes
-``artifacts/tune/best_params.json`` (the train stage refits with them) and
+``artifacts/tune/best_params.json`` (the train stage refits with them: on every series,
+when ``tune.series_share`` tuned on a sample of them) and
 ``artifacts/tune/trials.csv`` (both the same bytes for the same study: no clock, no run id).
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from demandcast import jsonio
 from demandcast.cli import run_stage
 from demandcast.features import feature_spec
-from demandcast.models import dataset, tuning
+from demandcast.models import dataset, streaming, tuning
 
 VARYING = ("mlflow_run", "ran_now")
 
@@ -23,7 +24,13 @@ def run(cfg, show_progress: bool = True) -> dict:
     spec = feature_spec.from_config(cfg.features)
     artifacts = Path(str(cfg.paths.artifacts))
     fold = dataset.fold(cfg.data.end, spec, cfg.model, int(cfg.evaluate.horizon))
-    table = dataset.load_table(artifacts / "features", spec, since=fold.train_start)
+    features = artifacts / "features"
+    share = cfg.tune.get("series_share")
+    if share is None:
+        table = dataset.load_table(features, spec, since=fold.train_start)
+    else:  # the sampled series' rows only, read a month file at a time
+        series = streaming.sample_series(features, spec, fold, float(share), int(cfg.seed))
+        table = streaming.load(features, spec, fold.train_start, fold.origin, series=series)
     train, valid = dataset.windows(table, fold)
     train = tuning.sample(train, cfg.tune.trial_rows, int(cfg.seed))
     storage = artifacts / tuning.STUDIES

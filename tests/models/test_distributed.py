@@ -120,12 +120,6 @@ def test_an_earlier_fold_is_refused_its_priors_would_leak(spark, tiny_model):
         distributed.fit(spark, m.features, m.spec, earlier, cfg)
 
 
-def test_an_unknown_engine_is_named():
-    assert distributed.engine(OmegaConf.create({})) == "local"
-    with pytest.raises(UserError, match=r"model.engine='dask' is not one of \['local', 'spark'\]"):
-        distributed.engine(OmegaConf.create({"engine": "dask"}))
-
-
 def test_an_emr_setting_is_not_a_session_to_train_on(spark):
     with pytest.raises(UserError, match="spark=emr_serverless only submits the features stage"):
         with distributed.spark_session(OmegaConf.create({"engine": "emr_serverless"})):

@@ -10,7 +10,9 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from demandcast import jsonio
+from demandcast import config, jsonio
+from demandcast.features import feature_spec
+from demandcast.models import dataset
 from stages import evaluate, register, train, tune
 from tests.helpers import stage_workspace
 
@@ -166,3 +168,29 @@ def test_train_on_spark(spark, tmp_path, tiny_data, tiny_features, capsys):
     there = json.loads((local[0] / "artifacts" / "model" / "training.json").read_text())
     assert (summary["train_rows"], summary["valid_rows"]) == (there["train_rows"], there["valid_rows"])
     assert summary["params"] == there["params"]
+
+
+def test_the_streamed_route_through_the_stages(tmp_path, tiny_data, tiny_features, capsys):
+    """model.engine=streamed (the Favorita-scale route): tune on a share of the series, train
+    from the feature files, evaluate reading only what forecasts need, series_chunk series at a
+    time. The test window's model is the same, so its scores are the in-memory evaluation's."""
+    root, args = stage_workspace(tmp_path, tiny_data, tiny_features, "model.engine=streamed",
+                                 "tune.series_share=0.5", "tune.n_trials=2", "tune.trial_rows=null",
+                                 "evaluate.folds=2", "evaluate.series_chunk=20")
+    assert "2 trials, 2 complete" in stage(tune, args, capsys)
+    out = stage(train, args, capsys)
+    summary = json.loads((root / "artifacts" / "model" / "training.json").read_text())
+    assert "train: poisson (streamed), " in out and summary["engine"] == "streamed"
+    # the refit sees every series of the fold's windows, not the tuning sample
+    spec = feature_spec.from_config(config.load(args).features)
+    fold = dataset.fold(config.load(args).data.end, spec, config.load(args).model, 28)
+    train_rows, valid_rows = dataset.windows(dataset.load_table(tiny_features[0], spec), fold)
+    assert (summary["train_rows"], summary["valid_rows"]) == (len(train_rows), len(valid_rows))
+    stage(evaluate, args, capsys)
+    streamed = json.loads((root / "reports" / "evaluation.json").read_text())
+    memory = [a for a in args if not a.startswith(("model.engine", "evaluate.series_chunk"))]
+    stage(evaluate, memory, capsys)
+    local = json.loads((root / "reports" / "evaluation.json").read_text())
+    assert streamed["test"] == local["test"] and streamed["series_scored"] == local["series_scored"]
+    s_fold, l_fold = (r["backtest"]["folds"][1]["model"]["wape"] for r in (streamed, local))
+    assert s_fold != l_fold and abs(s_fold - l_fold) < 0.05 * l_fold  # refit from the files, as good

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,11 +59,26 @@ def fit(train: pd.DataFrame, valid: pd.DataFrame, names: list[str], target: str,
                         "the data is too short for features.split and model.gap_days")
     dtrain = matrix(train, names, label(train[target], model_cfg))
     dvalid = matrix(valid, names, label(valid[target], model_cfg))
-    params = booster_params(model_cfg, overrides, seed)
+    return train_matrices(booster_params(model_cfg, overrides, seed), dtrain, dvalid, model_cfg, callbacks)
+
+
+def train_matrices(params: dict, dtrain: xgb.DMatrix, dvalid: xgb.DMatrix, model_cfg,
+                   callbacks=None) -> xgb.Booster:
+    """Boost up to ``model.num_boost_round`` trees, early-stopping on ``dvalid``."""
     return xgb.train(params, dtrain, num_boost_round=int(model_cfg.num_boost_round),
                      evals=[(dvalid, "validation")],
                      early_stopping_rounds=int(model_cfg.early_stopping_rounds),
                      callbacks=callbacks, verbose_eval=False)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A fold's fitted model and the rows it saw (the train stage's summary)."""
+
+    booster: xgb.Booster
+    train_rows: int
+    valid_rows: int
+    example: pd.DataFrame  # the first validation rows' features (MLflow's input example)
 
 
 class Forecaster:

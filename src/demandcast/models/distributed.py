@@ -23,52 +23,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
-import xgboost as xgb
 
 from demandcast.errors import UserError
 from demandcast.features.feature_spec import KEYS, Spec
 from demandcast.models import boosting, dataset
 from demandcast.models.dataset import Fold
 
-ENGINES = ("local", "spark")
 IS_VALID = "_is_validation"  # True on the fold's validation rows, False on its training rows
 LABEL = "_label"
 FEATURES = "_features"
-
-
-@dataclass(frozen=True)
-class Fitted:
-    """A fold's fitted model and the rows it saw."""
-
-    booster: xgb.Booster
-    train_rows: int
-    valid_rows: int
-    example: pd.DataFrame  # the first validation rows' features, in key order (MLflow's input example)
-
-
-def engine(model_cfg) -> str:
-    """``model.engine``: where the train stage fits (``local`` when the key is absent)."""
-    name = str(model_cfg.get("engine") or "local")
-    if name not in ENGINES:
-        raise UserError(f"model.engine={name!r} is not one of {list(ENGINES)} (conf/model/xgboost.yaml)")
-    return name
-
-
-def fit_with_engine(cfg, features_dir, spec: Spec, fold: Fold, overrides: dict | None = None) -> Fitted:
-    """Fold ``fold``'s model on the engine ``model.engine`` names: in this process from the
-    table in pandas (``local``), or on the Spark session of ``conf/spark`` (``spark``)."""
-    seed = int(cfg.seed)
-    if engine(cfg.model) == "spark":
-        with spark_session(cfg.spark) as spark:
-            return fit(spark, features_dir, spec, fold, cfg.model, overrides, seed)
-    table = dataset.load_table(features_dir, spec, since=fold.train_start)
-    train, valid = dataset.windows(table, fold)
-    booster = boosting.fit(train, valid, spec.names(), spec.target, cfg.model, overrides, seed)
-    return Fitted(booster, len(train), len(valid), valid[spec.names()].head(5))
 
 
 @contextmanager
@@ -126,7 +90,7 @@ def label_column(target: str, model_cfg):
 
 
 def fit(spark, features_dir, spec: Spec, fold: Fold, model_cfg, overrides: dict | None = None,
-        seed: int = 0) -> Fitted:
+        seed: int = 0) -> boosting.Fitted:
     """Fit fold ``fold``'s model with ``xgboost.spark`` on ``model_cfg.num_workers`` workers."""
     from pyspark.sql import functions as F
     from xgboost.spark import SparkXGBRegressor
@@ -158,7 +122,7 @@ def fit(spark, features_dir, spec: Spec, fold: Fold, model_cfg, overrides: dict 
         force_repartition=True, repartition_random_shuffle=True, **params)
     model = estimator.fit(rows.select(features.alias(FEATURES), LABEL, IS_VALID))
     example = (rows.where(F.col(IS_VALID)).orderBy(*KEYS).select(*names).limit(5).toPandas())
-    return Fitted(model.get_booster(), train_rows, valid_rows, example)
+    return boosting.Fitted(model.get_booster(), train_rows, valid_rows, example)
 
 
 def _quiet_info_logs() -> None:

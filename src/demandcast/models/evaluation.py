@@ -26,10 +26,21 @@ import pandas as pd
 from demandcast.data import promotions
 from demandcast.errors import UserError
 from demandcast.features import feature_spec
-from demandcast.models import baselines, boosting, conformal, dataset, forecast, metrics, scoring
+from demandcast.models import (
+    baselines,
+    boosting,
+    conformal,
+    dataset,
+    engines,
+    forecast,
+    metrics,
+    scoring,
+    streaming,
+)
 from demandcast.models.scoring import BASELINES, MODEL, ORACLE
 
 PLOTTED = (MODEL, *BASELINES, ORACLE)  # the columns of error_by_horizon.csv (dvc.yaml plots)
+FORECAST_INPUTS = ["onpromotion"]  # beside the keys and the target, all a forecast reads of the table
 
 
 @dataclass
@@ -41,13 +52,15 @@ class Evaluation:
 
 
 def forecast_window(forecaster, online, table, truth, plan, spec, origin,
-                    horizon) -> tuple[pd.DataFrame, int]:
-    """Model, baseline and (with truth) oracle forecasts for one origin, on the scored cells."""
+                    horizon, series_chunk: int | None = None) -> tuple[pd.DataFrame, int]:
+    """Model, baseline and (with truth) oracle forecasts for one origin, on the scored cells;
+    the model's ``series_chunk`` series at a time when given (what it holds at once)."""
     cells, unscored = scoring.grid(table, truth, plan, spec, origin, horizon)
     history = dataset.between(table, None, origin)
     series = cells[["store_nbr", "item_nbr"]].drop_duplicates()
     planned = cells[["store_nbr", "item_nbr", "date", "onpromotion"]]
-    made = forecast.recursive(forecaster, online, history, series, origin, horizon, planned)
+    made = pd.concat([forecast.recursive(forecaster, online, history, part, origin, horizon, planned)
+                      for part in _chunks(series, series_chunk)], ignore_index=True)
     cells = cells.merge(made[["store_nbr", "item_nbr", "date", "forecast"]],
                         on=["store_nbr", "item_nbr", "date"], how="left")
     cells["seasonal_naive"] = baselines.seasonal_naive(history, spec.target, origin, cells)
@@ -57,10 +70,24 @@ def forecast_window(forecaster, online, table, truth, plan, spec, origin,
     return cells.rename(columns={"forecast": MODEL}), unscored
 
 
+def _chunks(series: pd.DataFrame, size: int | None) -> list[pd.DataFrame]:
+    if not size or len(series) <= int(size):
+        return [series]
+    return [series.iloc[i:i + int(size)] for i in range(0, len(series), int(size))]
+
+
 def fold_model(cfg, spec, table, whole, static, families, k: int, params: dict):
-    """Refit fold k's model on its own windows, with priors from its own training window."""
+    """Refit fold k's model on its own windows, with priors from its own training window
+    (``whole``: the table's prior inputs from its first day; with ``model.engine:
+    streamed`` it is None and the priors and the fit read the feature files instead)."""
     fold = dataset.fold(cfg.data.end, spec, cfg.model, int(cfg.evaluate.horizon), k)
     cutoff = fold.valid_start - pd.Timedelta(days=1)
+    if whole is None:
+        features_dir = Path(str(cfg.paths.artifacts)) / "features"
+        priors = streaming.priors_until(features_dir, spec, cutoff, families)
+        fitted = streaming.fit(features_dir, spec, fold, cfg.model, params, int(cfg.seed), priors, families)
+        online = dataset.online(static, spec, priors, known_until=fold.origin)
+        return fold, boosting.Forecaster.from_fit(fitted.booster, spec.names(), cfg.model), online, table
     priors = dataset.priors_until(whole, cutoff, spec, families)
     shifted = dataset.with_priors(table, priors, families)
     train, valid = dataset.windows(shifted, fold)
@@ -100,23 +127,31 @@ def evaluate(cfg) -> Evaluation:
     forecaster = boosting.Forecaster.load(artifacts / "model")
     dataset.check_spec(json.loads((artifacts / "model" / "manifest.json").read_text()), spec,
                        str(artifacts / "model"))
+    streamed = engines.engine(cfg.model) == "streamed"
+    chunk = cfg.evaluate.get("series_chunk")
+    test = dataset.fold(cfg.data.end, spec, cfg.model, horizon, 0)
+    valid_origin = pd.Timestamp(test.valid_start - pd.Timedelta(days=1))
     last_fold = dataset.fold(cfg.data.end, spec, cfg.model, horizon, n_folds - 1)
-    table = dataset.load_table(artifacts / "features", spec, since=last_fold.train_start)
+    # Streamed, only what forecasting and scoring read: the sales from the day before the
+    # first window's history (forecast._edges tells from it whose panel starts earlier).
+    earliest = min(valid_origin, pd.Timestamp(last_fold.origin))
+    first = earliest - pd.Timedelta(days=max(spec.history_days, 28) + 1)
+    table = (streaming.load(artifacts / "features", spec, first, columns=FORECAST_INPUTS) if streamed else
+             dataset.load_table(artifacts / "features", spec, since=last_fold.train_start))
     static = dataset.read_static(cfg.paths.data, cfg.data)
-    truth = scoring.read_truth(cfg.paths.truth)
+    truth = scoring.read_truth(cfg.paths.truth, since=first)
     plan = promotions.read_plan(cfg.paths.data)
     priors = dataset.read_priors(artifacts / "features", spec)
-    test = dataset.fold(cfg.data.end, spec, cfg.model, horizon, 0)
     online = dataset.online(static, spec, priors, known_until=test.origin)
     families = online.families
 
     # Conformal widths from the validation window's recursive forecasts (origin: the day before it).
-    valid_origin = test.valid_start - pd.Timedelta(days=1)
     calib, _ = forecast_window(forecaster, dataset.online(static, spec, priors, known_until=valid_origin),
-                               table, truth, plan, spec, valid_origin, min(horizon, spec.valid_days))
+                               table, truth, plan, spec, valid_origin, min(horizon, spec.valid_days), chunk)
     widths = conformal.calibrate(calib.rename(columns={MODEL: "forecast"}), cfg.evaluate.intervals)
 
-    cells, unscored = forecast_window(forecaster, online, table, truth, plan, spec, test.origin, horizon)
+    cells, unscored = forecast_window(forecaster, online, table, truth, plan, spec, test.origin, horizon,
+                                      chunk)
     bands = conformal.intervals(cells[MODEL], cells["horizon"], widths)
     for level, (lo, hi) in bands.items():
         cells[f"lower_{level}"], cells[f"upper_{level}"] = lo, hi
@@ -138,10 +173,10 @@ def evaluate(cfg) -> Evaluation:
     folds = [{"origin": str(test.origin), **scoring.summarize(cells)}]
     params = json.loads((artifacts / "model" / "training.json").read_text())["params"]
     whole = (dataset.load_table(artifacts / "features", spec, columns=dataset.PRIOR_INPUTS)
-             if n_folds > 1 else None)
+             if n_folds > 1 and not streamed else None)
     for k in range(1, n_folds):
         fold, fk, online_k, shifted = fold_model(cfg, spec, table, whole, static, families, k, params)
-        cells_k, _ = forecast_window(fk, online_k, shifted, truth, plan, spec, fold.origin, horizon)
+        cells_k, _ = forecast_window(fk, online_k, shifted, truth, plan, spec, fold.origin, horizon, chunk)
         folds.append({"origin": str(fold.origin), **scoring.summarize(cells_k)})
     result["backtest"] = {"folds": folds, "mean": scoring.mean_of_folds(folds)}
     result["undefined"] = metrics.undefined({k: result[k] for k in ("test", "backtest")})

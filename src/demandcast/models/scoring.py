@@ -31,12 +31,15 @@ STATS = ("rmse", "mae", "wape", "rmsle", "bias")
 TRUTH_HINT = "paths.truth, data/truth/expected_demand.parquet by default"
 
 
-def read_truth(path) -> pd.DataFrame | None:
-    """The generator's expected demand per active series-day, or None when there is none."""
+def read_truth(path, since=None) -> pd.DataFrame | None:
+    """The generator's expected demand per active series-day (from ``since`` on), or None
+    when there is none."""
     path = Path(str(path))
     if not path.exists():
         return None
-    truth = pd.read_parquet(path, columns=["date", "store_nbr", "item_nbr", "expected_demand"])
+    filters = None if since is None else [("date", ">=", pd.Timestamp(since).date())]
+    truth = pd.read_parquet(path, columns=["date", "store_nbr", "item_nbr", "expected_demand"],
+                            filters=filters)
     truth["date"] = pd.to_datetime(truth["date"])
     return truth.astype({"store_nbr": np.int64, "item_nbr": np.int64})
 

@@ -58,6 +58,8 @@ def study_name(cfg, spec, fold) -> str:
                 "trial_rows": cfg.tune.trial_rows, "pruning": bool(cfg.tune.pruning),
                 "seed": int(cfg.seed), "data": runs.data_version(), "data_name": str(cfg.data.name),
                 "spec": spec.hash(), "fold": str(fold)}
+    if cfg.tune.get("series_share") is not None:  # only when set: studies stored before keep their names
+        identity["series_share"] = float(cfg.tune.series_share)
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
     return f"{cfg.data.name}-{cfg.model.objective}-{digest[:12]}"
 
