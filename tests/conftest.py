@@ -11,6 +11,12 @@ import os
 # 178 s instead of 5 s (load 10). The fitted models are the same; only the waiting goes.
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
+from tests.helpers import JVM_OPTS  # noqa: E402
+
+# The same for every JVM they start: the session's Spark and those of the stages that `dvc repro`,
+# `dvc exp run` and its queue workers run (conf/spark's settings are the pipeline's, not the tests').
+os.environ.setdefault("JAVA_TOOL_OPTIONS", JVM_OPTS)
+
 import shutil  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
@@ -21,7 +27,7 @@ import pytest  # noqa: E402
 from omegaconf import OmegaConf
 
 from demandcast import config
-from tests.helpers import ROOT
+from tests.helpers import ROOT  # noqa: E402
 from tests.raw_files import AS_OF, SMALL
 
 # mlflow.set_tracking_uri() also sets $MLFLOW_TRACKING_URI "so that subprocesses inherit it":
@@ -54,9 +60,7 @@ def spark():
          "shuffle_partitions": 2, "conf": {"spark.ui.enabled": "false",
                                            "spark.sql.session.timeZone": "UTC",
                                            "spark.sql.requireAllClusterKeysForCoPartition": "false",
-                                           # tiny jobs: the C2 compiler costs more than it saves
-                                           "spark.driver.extraJavaOptions":
-                                               "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}}
+                                           "spark.driver.extraJavaOptions": JVM_OPTS}}
     )
     spark = session(spark_cfg)
     yield spark

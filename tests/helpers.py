@@ -12,6 +12,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout under test
 TINY = ("data.n_stores=2", "data.n_items=10", "data.end=2022-03-31")
+# Every JVM of the tests runs a tiny job and exits: C2 compilation and the parallel collector's
+# threads cost more than they save there (a tiny features stage: 54 CPU-s with them, 32 without).
+JVM_OPTS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                     "AWS_DEFAULT_REGION": "us-east-1"}
 

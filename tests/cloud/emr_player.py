@@ -38,7 +38,8 @@ from pathlib import Path
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
-JVM_OPTS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+from tests.helpers import JVM_OPTS
+
 # The cluster's sizes do not fit this machine: these settings are the cluster's, not the job's.
 _SIZING = ("spark.driver.memory", "spark.driver.cores", "spark.executor.", "spark.dynamicAllocation.",
            "spark.emr-serverless.")

@@ -3,6 +3,7 @@
 the champion alias untouched by experiments; a failed run loses nothing."""
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -10,9 +11,12 @@ import time
 import mlflow
 import pytest
 
+from tests.conftest import copy_project
+
 pytestmark = pytest.mark.slow
 
-SMALL = ("-S", "tune.n_trials=1", "-S", "evaluate.folds=1")
+# data=tiny as the sweep ran it: -S overrides hold for one run (conf/ still says demo)
+SMALL = ("-S", "data=tiny", "-S", "tune.n_trials=1", "-S", "evaluate.folds=1")
 
 
 def dvc(repo, *args, timeout=1800):
@@ -36,11 +40,33 @@ def store(repo):
     return mlflow.MlflowClient()
 
 
-def test_exp_run_runs_the_whole_pipeline_and_a_failed_one_loses_nothing(project):
-    """`dvc exp run -S` with a data preset and a tune override: validate through package."""
-    repo = project("tiny")
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """A checkout with tiny data tracked in data.dvc, after `dvc exp run -S data=tiny -S
+    tune.n_trials=3 --name tiny-sweep` in the workspace, its results committed: (repo, the run,
+    `dvc exp show` before that commit).
+
+    Both tests start from it. The queued and --temp experiments change only tune's and later
+    stages' parameters, so DVC takes validate's and features' outputs from the committed lock and
+    the cache instead of running them (and their Spark JVM) twice more: three pipelines' worth of
+    feature ETL was most of this module's time on two cores."""
+    repo = copy_project(tmp_path_factory.mktemp("experiments") / "project", "tiny")
+    added = dvc(repo, "add", "data")  # the copies get data/ from the cache, as data.dvc says
+    assert added.returncode == 0, added.stderr
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "tiny data")
     done = dvc(repo, "exp", "run", "-S", "data=tiny", "-S", "tune.n_trials=3", "--name", "tiny-sweep")
     assert done.returncode == 0, done.stderr
+    shown = experiments(repo)  # the sweep's baseline is HEAD until its results are committed
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "the sweep's results")
+    return repo, done, shown
+
+
+def test_exp_run_runs_the_whole_pipeline_and_a_failed_one_loses_nothing(swept):
+    """`dvc exp run -S` with a data preset and a tune override: validate through package."""
+    repo, done, shown = swept
+    assert "Running stage 'validate'" in done.stdout and "Running stage 'package'" in done.stdout, done.stdout
     params = (repo / "params.yaml").read_text()
     assert "name: tiny" in params and "n_trials: 3" in params
     report = json.loads((repo / "reports" / "validation.json").read_text())
@@ -53,7 +79,7 @@ def test_exp_run_runs_the_whole_pipeline_and_a_failed_one_loses_nothing(project)
     package = json.loads((repo / "artifacts" / "package" / "package.json").read_text())
     assert package["alias"] == "candidate" and package["model_version"] == decision["version"]
 
-    sweep = experiments(repo)["tiny-sweep"]["data"]
+    sweep = shown["tiny-sweep"]["data"]
     metrics = sweep["metrics"]["reports/metrics.json"]["data"]
     assert 0 < metrics["test"]["wape"] < metrics["test"]["wape_seasonal_naive"]
     assert sweep["params"]["params.yaml"]["data"]["tune"]["n_trials"] == 3
@@ -62,9 +88,8 @@ def test_exp_run_runs_the_whole_pipeline_and_a_failed_one_loses_nothing(project)
     assert again.returncode == 0
     assert "Running stage" not in again.stdout + again.stderr, again.stdout
 
-    # A failing experiment: evaluate stops at once; the committed reports stay as they were.
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "the sweep's results")
+    # A failing experiment (on the committed sweep): evaluate stops at once; the committed
+    # reports stay as they were.
     # -S overrides hold for one run only (params.yaml is recomposed from conf/): repeat the
     # sweep's, so only evaluate's parameter changes and evaluate is the first stage to run.
     failed = dvc(repo, "exp", "run", "-S", "data=tiny", "-S", "tune.n_trials=3", "-S", "evaluate.folds=0")
@@ -77,17 +102,14 @@ def test_exp_run_runs_the_whole_pipeline_and_a_failed_one_loses_nothing(project)
     assert (repo / "reports" / "plots" / "error_by_horizon.csv").exists()
 
 
-def test_queued_and_temp_experiments_run_through_package_into_the_workspace_store(project):
+def test_queued_and_temp_experiments_run_through_package_into_the_workspace_store(swept, tmp_path):
     """A queued and a --temp experiment run side by side in DVC's copies under .dvc/tmp/exps, each
     through `package`; their data comes from data.dvc, their MLflow runs go to the workspace."""
-    repo = project("tiny")
-    (repo / "conf" / "config.yaml").write_text(
-        (repo / "conf" / "config.yaml").read_text().replace("  - data: demo", "  - data: tiny"))
-    assert subprocess.run([sys.executable, "-m", "demandcast", "params"], cwd=repo).returncode == 0
-    added = dvc(repo, "add", "data")  # the copies get data/ from the cache, as data.dvc says
-    assert added.returncode == 0, added.stderr
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "tiny")
+    # A clone of the sweep's commit with its DVC cache: what the other test does to its
+    # workspace stays there, and this workspace's MLflow store starts empty.
+    repo = tmp_path / "clone"
+    git(swept[0].parent, "clone", "-q", str(swept[0]), str(repo))
+    shutil.copytree(swept[0] / ".dvc" / "cache", repo / ".dvc" / "cache")
     queued = dvc(repo, "exp", "run", "--queue", *SMALL, "-S", "model.objective=tweedie",
                  "--name", "q-tweedie")
     assert queued.returncode == 0, queued.stderr
@@ -101,7 +123,7 @@ def test_queued_and_temp_experiments_run_through_package_into_the_workspace_stor
             status = dvc(repo, "queue", "status").stdout
             if "Queued" not in status and "Running" not in status:
                 break
-            time.sleep(10)
+            time.sleep(2)
     except BaseException:
         dvc(repo, "queue", "stop", "--kill", timeout=120)  # no queue worker outlives a failed test
         raise

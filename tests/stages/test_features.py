@@ -21,13 +21,9 @@ from tests.helpers import ROOT, digests, ok, run
 pytestmark = pytest.mark.slow
 
 
-# Short-lived JVMs on a tiny job: C2 compilation costs more than it gains.
-JVM_OPTS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-
-
 def features_stage(tiny_data: Path, root: Path) -> Path:
     """One run of the stage in a new Python process (so a new JVM) writing under ``root``."""
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "JAVA_TOOL_OPTIONS": JVM_OPTS}
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}  # JAVA_TOOL_OPTIONS: tests.helpers.JVM_OPTS (conftest)
     ok(run(ROOT, env, "-m", "stages.features", "data=tiny",
            f"paths.data={tiny_data}", f"paths.artifacts={root / 'artifacts'}",
            f"paths.reports={root / 'reports'}", "spark.driver_memory=1g", "spark.shuffle_partitions=2",

@@ -24,13 +24,11 @@ import pytest
 from demandcast.features import feature_spec
 from demandcast.features.feature_spec import META
 from tests.features.test_stable_parquet import assert_stable_footers
-from tests.helpers import ROOT, digests
+from tests.helpers import JVM_OPTS, ROOT, digests
 
 pytestmark = pytest.mark.slow
 
 APP = "demandcast-features"
-# Short-lived JVMs on a tiny job: C2 compilation costs more than it gains (halves the run).
-JVM_OPTS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 
 def _free_port() -> int:
