@@ -29,7 +29,7 @@ def run(cfg, show_progress: bool = True) -> dict:
     if share is None:
         table = dataset.load_table(features, spec, since=fold.train_start)
     else:  # the sampled series' rows only, read a month file at a time
-        series = streaming.sample_series(features, spec, fold, float(share), int(cfg.seed))
+        series = streaming.sample_series(features, spec, fold, share, int(cfg.seed))
         table = streaming.load(features, spec, fold.train_start, fold.origin, series=series)
     train, valid = dataset.windows(table, fold)
     train = tuning.sample(train, cfg.tune.trial_rows, int(cfg.seed))

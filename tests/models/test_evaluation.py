@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from demandcast.data import promotions
+from demandcast.errors import UserError
 from demandcast.models import dataset, evaluation, forecast, scoring
 
 KEYS = ["store_nbr", "item_nbr", "date"]
@@ -78,3 +79,15 @@ def test_the_oracle_note_and_the_headline_without_truth(tiny_model, window):
     head = evaluation.headline(result)
     assert head["test"]["wape_oracle"] is None and head["test"]["wape_model_to_oracle"] is None
     assert head["test"]["wape"] > 0 and head["backtest"]["wape_oracle"] is None
+
+
+def test_forecasting_a_chunk_of_series_at_a_time_changes_nothing(tiny_model, window):
+    m, (truth, plan, cells) = tiny_model, window
+    chunked, _ = evaluation.forecast_window(m.forecaster, m.online, m.table, truth, plan, m.spec,
+                                            m.fold.origin, 28, series_chunk=7)
+    assert len(cells[["store_nbr", "item_nbr"]].drop_duplicates()) > 7 * 3  # several chunks
+    pd.testing.assert_frame_equal(chunked, cells)
+    for bad in (0, 2.5, "ten"):
+        with pytest.raises(UserError, match=rf"evaluate.series_chunk={bad!r}: a whole number of series"):
+            evaluation.forecast_window(m.forecaster, m.online, m.table, truth, plan, m.spec,
+                                       m.fold.origin, 28, series_chunk=bad)

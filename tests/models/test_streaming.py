@@ -26,6 +26,8 @@ def test_batches_are_months_in_order_and_only_the_windows_files_are_read(tiny_mo
     m = tiny_model
     first, last = pd.Timestamp("2023-03-20"), pd.Timestamp("2023-05-02")
     parts = list(streaming.batches(m.features, m.spec, first, last, columns=[]))
+    keys_only = ["store_nbr", "item_nbr", "date", "unit_sales"]
+    assert all(list(p.columns) == keys_only for p in parts)  # columns=[]: no feature
     months = [sorted(set(p["date"].dt.strftime("%Y-%m"))) for p in parts]
     assert months == [["2023-03"], ["2023-04"], ["2023-05"]]  # one month file per batch, in order
     for part in parts:
@@ -48,8 +50,9 @@ def test_a_sample_of_series_is_seeded_and_complete(tiny_model):
     keys = streaming.pack(m.table["store_nbr"], m.table["item_nbr"])
     expected = dataset.between(m.table[np.isin(keys, chosen)], m.fold.train_start, m.fold.origin)
     pd.testing.assert_frame_equal(rows, expected.reset_index(drop=True))
-    with pytest.raises(UserError, match=r"tune.series_share=1.5: a share of the series in \(0, 1\]"):
-        streaming.sample_series(m.features, m.spec, m.fold, 1.5, seed=7)
+    for bad in (1.5, 0, "abc", None):
+        with pytest.raises(UserError, match=rf"tune.series_share={bad!r}: a share of the series in \(0, 1\]"):
+            streaming.sample_series(m.features, m.spec, m.fold, bad, seed=7)
 
 
 def test_priors_from_sums_per_file_are_the_in_memory_priors(tiny_model):

@@ -59,8 +59,16 @@ def forecast_window(forecaster, online, table, truth, plan, spec, origin,
     history = dataset.between(table, None, origin)
     series = cells[["store_nbr", "item_nbr"]].drop_duplicates()
     planned = cells[["store_nbr", "item_nbr", "date", "onpromotion"]]
-    made = pd.concat([forecast.recursive(forecaster, online, history, part, origin, horizon, planned)
-                      for part in _chunks(series, series_chunk)], ignore_index=True)
+    parts = _chunks(series, series_chunk)
+    if len(parts) == 1:
+        made = forecast.recursive(forecaster, online, history, series, origin, horizon, planned)
+    else:  # each chunk with its own history and plan rows: the work stays per chunk
+        keys, plan_keys = (streaming.pack(f["store_nbr"], f["item_nbr"]) for f in (history, planned))
+        made = pd.concat([forecast.recursive(forecaster, online, history[np.isin(keys, mine)], part, origin,
+                                             horizon, planned[np.isin(plan_keys, mine)])
+                          for part in parts
+                          for mine in [streaming.pack(part["store_nbr"], part["item_nbr"])]],
+                         ignore_index=True)
     cells = cells.merge(made[["store_nbr", "item_nbr", "date", "forecast"]],
                         on=["store_nbr", "item_nbr", "date"], how="left")
     cells["seasonal_naive"] = baselines.seasonal_naive(history, spec.target, origin, cells)
@@ -70,10 +78,15 @@ def forecast_window(forecaster, online, table, truth, plan, spec, origin,
     return cells.rename(columns={"forecast": MODEL}), unscored
 
 
-def _chunks(series: pd.DataFrame, size: int | None) -> list[pd.DataFrame]:
-    if not size or len(series) <= int(size):
+def _chunks(series: pd.DataFrame, size) -> list[pd.DataFrame]:
+    if size is None:
         return [series]
-    return [series.iloc[i:i + int(size)] for i in range(0, len(series), int(size))]
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise UserError(f"evaluate.series_chunk={size!r}: a whole number of series of at least 1 "
+                        "(20000 caps what a forecast holds at Favorita scale), or null for all at once")
+    if len(series) <= size:
+        return [series]
+    return [series.iloc[i:i + size] for i in range(0, len(series), size)]
 
 
 def fold_model(cfg, spec, table, whole, static, families, k: int, params: dict):

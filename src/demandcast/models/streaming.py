@@ -6,8 +6,9 @@ through :func:`batches`: the rows of a date range, one month file at a time (fil
 the range are never opened), each batch in key order. On top of it:
 
 * :func:`fit`: XGBoost from a ``QuantileDMatrix`` fed by an ``xgboost.DataIter`` over the
-  batches. XGBoost passes over them twice (the quantile sketch, then the binning), so the
-  rows are read twice and never held whole: what stays is the binned matrix, one byte per
+  batches. XGBoost passes over them several times (the quantile sketch, then counting and
+  binning: four passes for the training matrix in xgboost 3.2), so the files are read again
+  on each pass and the rows never held whole: what stays is the binned matrix, one byte per
   value at ``max_bin`` <= 256, against 8 for a DataFrame, 4 for float32 and 8 for a DMatrix.
   The rows come month by month instead of in key order, so the quantile sketch and the
   subsampling see them in another order than the in-memory route's: the model is as good,
@@ -74,13 +75,18 @@ def open_table(features_dir, spec: Spec) -> ds.Dataset:
     return ds.dataset(str(features_dir), format="parquet", partitioning="hive")
 
 
+def _columns(spec: Spec, columns: list[str] | None) -> list[str]:
+    """The keys and the target, then ``columns`` (None: every feature; [] none)."""
+    return [*KEYS, spec.target, *[n for n in (spec.names() if columns is None else columns) if n not in KEYS]]
+
+
 def batches(features_dir, spec: Spec, first=None, last=None, columns=None,
             series: np.ndarray | None = None) -> Iterator[pd.DataFrame]:
     """The rows dated ``first``..``last`` (inclusive; None: open), one month file at a time
     in file order, each batch sorted by the keys: the keys, the target and the features (or
     ``columns``), ``date`` as datetime64 (as :func:`dataset.load_table` gives it)."""
     table = open_table(features_dir, spec)
-    wanted = [*KEYS, spec.target, *[n for n in (columns or spec.names()) if n not in KEYS]]
+    wanted = _columns(spec, columns)
     where = _where(table, first, last, series)
     for fragment in sorted(table.get_fragments(filter=where), key=lambda f: f.path):
         frame = fragment.to_table(schema=table.schema, columns=wanted, filter=where).to_pandas()
@@ -94,15 +100,13 @@ def load(features_dir, spec: Spec, first=None, last=None, columns=None,
     """:func:`batches` in one DataFrame, in key order (for a window or sample that fits)."""
     parts = list(batches(features_dir, spec, first, last, columns, series))
     if not parts:
-        wanted = [*KEYS, spec.target, *[n for n in (columns or spec.names()) if n not in KEYS]]
-        return pd.DataFrame(columns=wanted)
+        return pd.DataFrame(columns=_columns(spec, columns))
     return pd.concat(parts, ignore_index=True).sort_values(list(KEYS), kind="stable").reset_index(drop=True)
 
 
-def sample_series(features_dir, spec: Spec, fold: Fold, share: float, seed: int) -> np.ndarray:
+def sample_series(features_dir, spec: Spec, fold: Fold, share, seed: int) -> np.ndarray:
     """A seeded ``share`` of the series with rows in ``fold``'s validation window (packed)."""
-    if not 0 < share <= 1:
-        raise UserError(f"tune.series_share={share}: a share of the series in (0, 1], or null for all")
+    share = _share(share)
     keys = load(features_dir, spec, fold.valid_start, fold.origin, columns=[])
     series = np.unique(pack(keys["store_nbr"], keys["item_nbr"]))
     if len(series) == 0:
@@ -110,6 +114,17 @@ def sample_series(features_dir, spec: Spec, fold: Fold, share: float, seed: int)
                         f"{fold.valid_start}..{fold.origin}: the data is too short for features.split")
     size = max(1, round(share * len(series)))
     return np.sort(np.random.default_rng(seed).choice(series, size=size, replace=False))
+
+
+def _share(share) -> float:
+    try:
+        value = float(share)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0 < value <= 1:  # NaN fails too
+        raise UserError(f"tune.series_share={share!r}: a share of the series in (0, 1] (0.05 tunes on "
+                        "5% of them), or null for all")
+    return value
 
 
 def priors_until(features_dir, spec: Spec, cutoff, families: list[str]) -> dict[str, pd.DataFrame]:
@@ -144,8 +159,8 @@ class _Rows(xgb.DataIter):
         batch = next(self._it, None)
         if batch is None:
             return False
-        if self.first is None:
-            self.first = batch[self._names].head(5)
+        if self.first is None:  # a copy: a view would keep the whole batch alive
+            self.first = batch[self._names].head(5).copy()
         input_data(data=batch[self._names].to_numpy(np.float32),
                    label=boosting.label(batch[self._target], self._model_cfg), feature_names=self._names)
         return True

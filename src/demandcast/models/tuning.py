@@ -59,7 +59,7 @@ def study_name(cfg, spec, fold) -> str:
                 "seed": int(cfg.seed), "data": runs.data_version(), "data_name": str(cfg.data.name),
                 "spec": spec.hash(), "fold": str(fold)}
     if cfg.tune.get("series_share") is not None:  # only when set: studies stored before keep their names
-        identity["series_share"] = float(cfg.tune.series_share)
+        identity["series_share"] = str(cfg.tune.series_share)  # checked by streaming.sample_series
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
     return f"{cfg.data.name}-{cfg.model.objective}-{digest[:12]}"
 
