@@ -8,6 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from demandcast.errors import UserError
+from demandcast.features.feature_spec import series_key
 from demandcast.models import boosting, dataset, streaming
 
 DAY = pd.Timedelta(days=1)
@@ -44,10 +45,10 @@ def test_a_sample_of_series_is_seeded_and_complete(tiny_model):
     assert np.array_equal(chosen, streaming.sample_series(m.features, m.spec, m.fold, 0.3, seed=7))
     assert not np.array_equal(chosen, streaming.sample_series(m.features, m.spec, m.fold, 0.3, seed=8))
     recent = dataset.between(m.table, m.fold.valid_start, m.fold.origin)
-    every = np.unique(streaming.pack(recent["store_nbr"], recent["item_nbr"]))
+    every = np.unique(series_key(recent["store_nbr"], recent["item_nbr"]))
     assert len(chosen) == round(0.3 * len(every)) and np.isin(chosen, every).all()
     rows = streaming.load(m.features, m.spec, m.fold.train_start, m.fold.origin, series=chosen)
-    keys = streaming.pack(m.table["store_nbr"], m.table["item_nbr"])
+    keys = series_key(m.table["store_nbr"], m.table["item_nbr"])
     expected = dataset.between(m.table[np.isin(keys, chosen)], m.fold.train_start, m.fold.origin)
     pd.testing.assert_frame_equal(rows, expected.reset_index(drop=True))
     for bad in (1.5, 0, "abc", None):

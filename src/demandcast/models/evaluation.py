@@ -63,11 +63,11 @@ def forecast_window(forecaster, online, table, truth, plan, spec, origin,
     if len(parts) == 1:
         made = forecast.recursive(forecaster, online, history, series, origin, horizon, planned)
     else:  # each chunk with its own history and plan rows: the work stays per chunk
-        keys, plan_keys = (streaming.pack(f["store_nbr"], f["item_nbr"]) for f in (history, planned))
+        keys, plan_keys = (feature_spec.series_key(f["store_nbr"], f["item_nbr"]) for f in (history, planned))
         made = pd.concat([forecast.recursive(forecaster, online, history[np.isin(keys, mine)], part, origin,
                                              horizon, planned[np.isin(plan_keys, mine)])
                           for part in parts
-                          for mine in [streaming.pack(part["store_nbr"], part["item_nbr"])]],
+                          for mine in [feature_spec.series_key(part["store_nbr"], part["item_nbr"])]],
                          ignore_index=True)
     cells = cells.merge(made[["store_nbr", "item_nbr", "date", "forecast"]],
                         on=["store_nbr", "item_nbr", "date"], how="left")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from demandcast.errors import UserError
+from demandcast.features.feature_spec import series_key, series_parts
 from demandcast.features.online import OnlineFeatures
 from demandcast.models.boosting import Forecaster
 
@@ -76,8 +77,8 @@ def _edges(history: pd.DataFrame, dates: pd.Series, series: pd.DataFrame, target
     the history is cut to the days after ``since``: a zero-sales row on the origin where the
     history stops before it, and a row on ``since`` (outside every window) where it starts
     on or before it."""
-    key = _pack(history["store_nbr"], history["item_nbr"])
-    asked = np.isin(key, _pack(series["store_nbr"], series["item_nbr"]))
+    key = series_key(history["store_nbr"], history["item_nbr"])
+    asked = np.isin(key, series_key(series["store_nbr"], series["item_nbr"]))
     keys, group = np.unique(key[asked], return_inverse=True)
     day = dates.to_numpy("datetime64[ns]")[asked].astype(np.int64)
     first = np.full(len(keys), np.iinfo(np.int64).max)
@@ -86,14 +87,11 @@ def _edges(history: pd.DataFrame, dates: pd.Series, series: pd.DataFrame, target
     np.maximum.at(last, group, day)
     early, short = keys[first <= since.value], keys[last < origin.value]
     both = np.concatenate([early, short])
-    return pd.DataFrame({"store_nbr": both >> 32, "item_nbr": both & 0xFFFFFFFF,
+    store, item = series_parts(both)
+    return pd.DataFrame({"store_nbr": store, "item_nbr": item,
                          "date": np.repeat(np.array([since, origin], dtype="datetime64[ns]"),
                                            [len(early), len(short)]),
                          target: 0.0, "onpromotion": 0})
-
-
-def _pack(store, item) -> np.ndarray:
-    return (np.asarray(store, dtype=np.int64) << 32) | np.asarray(item, dtype=np.int64)
 
 
 def model_order(forecaster: Forecaster, names: list[str]) -> np.ndarray:

@@ -31,7 +31,7 @@ import pyarrow.dataset as ds
 import xgboost as xgb
 
 from demandcast.errors import UserError
-from demandcast.features.feature_spec import KEYS, PRIOR_KEYS, Spec
+from demandcast.features.feature_spec import KEYS, PRIOR_KEYS, Spec, series_key
 from demandcast.models import boosting, dataset
 from demandcast.models.dataset import Fold
 
@@ -44,7 +44,8 @@ def _day(value) -> dt.date | None:
 
 def _where(table: ds.Dataset, first, last, series: np.ndarray | None) -> ds.Expression | None:
     """The filter of rows dated ``first``..``last`` (inclusive; None: open) of ``series``
-    (packed keys, :func:`pack`); on the month folders too, so other months' files stay shut."""
+    (:func:`~demandcast.features.feature_spec.series_key`, here as an Arrow expression); on
+    the month folders too, so other months' files stay shut."""
     parts, months = [], MONTH in table.schema.names
     if first is not None:
         parts.append(pc.field("date") >= pa.scalar(_day(first), pa.date32()))
@@ -62,11 +63,6 @@ def _where(table: ds.Dataset, first, last, series: np.ndarray | None) -> ds.Expr
     for part in parts:
         out = part if out is None else out & part
     return out
-
-
-def pack(store, item) -> np.ndarray:
-    """One int64 per series (store in the high 32 bits), as :mod:`demandcast.models.forecast`."""
-    return (np.asarray(store, dtype=np.int64) << 32) | np.asarray(item, dtype=np.int64)
 
 
 def open_table(features_dir, spec: Spec) -> ds.Dataset:
@@ -108,7 +104,7 @@ def sample_series(features_dir, spec: Spec, fold: Fold, share, seed: int) -> np.
     """A seeded ``share`` of the series with rows in ``fold``'s validation window (packed)."""
     share = _share(share)
     keys = load(features_dir, spec, fold.valid_start, fold.origin, columns=[])
-    series = np.unique(pack(keys["store_nbr"], keys["item_nbr"]))
+    series = np.unique(series_key(keys["store_nbr"], keys["item_nbr"]))
     if len(series) == 0:
         raise UserError(f"{features_dir}: no series has rows in the validation window "
                         f"{fold.valid_start}..{fold.origin}: the data is too short for features.split")

@@ -16,6 +16,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from demandcast.features.feature_spec import series_key, series_parts
 from demandcast.serving.bundle import Bundle
 
 EPOCH = dt.date(1970, 1, 1)
@@ -36,7 +37,7 @@ class Catalog:
         self._day = day[inside]
         self._sales = h[bundle.spec.target].to_numpy(np.float64)[inside]
         self._promo = h["onpromotion"].to_numpy(np.int64)[inside]
-        keys = (self._store << np.int64(32)) | self._item  # the bundle is sorted by series, then day
+        keys = series_key(self._store, self._item)  # the bundle is sorted by series, then day
         self._keys, self._starts = np.unique(keys, return_index=True)
         self._ends = np.append(self._starts[1:], len(keys))
         self._stores = _records(bundle.static["stores.csv"],
@@ -52,7 +53,7 @@ class Catalog:
         """Stores and items with their attributes, and the (store, item) series with history."""
         return {"history_end": self.history_end, "snapshot_start": self.snapshot_start,
                 "stores": self._stores, "items": self._items,
-                "series": [[int(k >> 32), int(k & 0xFFFFFFFF)] for k in self._keys.tolist()]}
+                "series": np.column_stack(series_parts(self._keys)).tolist()}
 
     def history(self, series: list[tuple[int, int]], days: int) -> list[dict]:
         """The last ``days`` days up to the history end of each series (fewer when the snapshot
@@ -60,8 +61,8 @@ class Catalog:
         series without history in the snapshot (its lists are empty)."""
         first = (self.history_end - EPOCH).days - int(days) + 1
         out = []
-        for store, item in series:
-            key = (int(store) << 32) | int(item)
+        keys = series_key([s for s, _ in series], [i for _, i in series]).tolist()
+        for (store, item), key in zip(series, keys, strict=True):
             pos = int(np.searchsorted(self._keys, key))
             known = pos < len(self._keys) and int(self._keys[pos]) == key
             if known:
