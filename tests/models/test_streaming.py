@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import numpy as np
 import pandas as pd
 import pytest
+import xgboost as xgb
 from omegaconf import OmegaConf
 
 from demandcast.errors import UserError
@@ -84,6 +87,27 @@ def test_a_streamed_fit_sees_the_same_rows_and_is_as_accurate(tiny_model):
     streamed = boosting.Forecaster.from_fit(fitted.booster, m.spec.names(), model_cfg).predict(m.valid)
     memory = boosting.Forecaster.from_fit(local, m.spec.names(), model_cfg).predict(m.valid)
     assert np.corrcoef(streamed, memory)[0, 1] > 0.97
+
+
+def test_external_memory_pages_the_matrix_to_disk_and_fits_the_same_model(tiny_model, tmp_path, monkeypatch):
+    m = tiny_model
+    seed = int(m.cfg.seed)
+    in_memory = streaming.fit(m.features, m.spec, m.fold, m.cfg.model, seed=seed)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    seen: list[list[str]] = []
+
+    class Pages(xgb.callback.TrainingCallback):
+        def after_iteration(self, model, epoch, evals_log) -> bool:
+            if epoch == 0:
+                seen.append(sorted(p.name for p in tmp_path.glob("demandcast-xgb-*/*")))
+            return False
+
+    paged = streaming.fit(m.features, m.spec, m.fold, OmegaConf.merge(m.cfg.model, {"external_memory": True}),
+                          seed=seed, callbacks=[Pages()])
+    assert seen and any(name.endswith(".page") for name in seen[0])  # trained from pages on disk
+    assert list(tmp_path.iterdir()) == []  # and the pages are gone afterwards
+    assert bytes(paged.booster.save_raw("json")) == bytes(in_memory.booster.save_raw("json"))
+    assert (paged.train_rows, paged.valid_rows) == (in_memory.train_rows, in_memory.valid_rows)
 
 
 def test_an_empty_window_is_named(tiny_model):
