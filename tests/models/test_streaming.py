@@ -42,6 +42,17 @@ def test_batches_are_months_in_order_and_only_the_windows_files_are_read(tiny_mo
     assert len(opened) == 3 < len(list(table.get_fragments()))
 
 
+def test_a_month_bigger_than_a_batch_comes_in_batches_in_file_order(tiny_model, monkeypatch):
+    m = tiny_model
+    first, last = pd.Timestamp("2023-03-20"), pd.Timestamp("2023-05-02")
+    whole = list(streaming.batches(m.features, m.spec, first, last))
+    monkeypatch.setattr(streaming, "BATCH_ROWS", 100)
+    small = list(streaming.batches(m.features, m.spec, first, last))
+    assert len(small) > len(whole) and max(len(p) for p in small) <= 100
+    assert all(p["date"].dt.strftime("%Y-%m").nunique() == 1 for p in small)  # never two files
+    pd.testing.assert_frame_equal(pd.concat(small, ignore_index=True), pd.concat(whole, ignore_index=True))
+
+
 def test_a_sample_of_series_is_seeded_and_complete(tiny_model):
     m = tiny_model
     chosen = streaming.sample_series(m.features, m.spec, m.fold, 0.3, seed=7)

@@ -13,8 +13,10 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
+from demandcast.features import feature_spec
 from tests.features.test_stable_parquet import assert_stable_footers
 from tests.helpers import ROOT, digests, ok, run
 
@@ -45,6 +47,9 @@ def test_two_runs_in_separate_processes_write_the_same_bytes(tiny_data, tmp_path
     assert not [name for name in written if name.endswith(".crc") or "/." in f"/{name}"]
     months = [name for name in written if name.startswith("part_month=")]
     assert months and all(name.endswith("/part-00000.snappy.parquet") for name in months)
+    for name in months:  # in key order, as the docstring of demandcast.features.etl says
+        keys = pq.read_table(out / name, columns=list(feature_spec.KEYS)).to_pandas()
+        assert keys.equals(keys.sort_values(list(feature_spec.KEYS)).reset_index(drop=True)), name
     priors = [name for name in written if name.startswith("_meta/priors_")]
     assert priors and all(name.endswith(".parquet/part-00000.snappy.parquet") or name.endswith("/_SUCCESS")
                           for name in priors)
