@@ -92,3 +92,30 @@ def test_all_cases_in_one_call_equal_each_alone(engine, cases):
         for level, (lo, hi) in alone.intervals.items():
             np.testing.assert_array_equal(got.intervals[level][0], lo)
             np.testing.assert_array_equal(got.intervals[level][1], hi)
+
+
+def test_a_pass_split_over_the_cores_answers_the_same_bytes(engine, cases, monkeypatch):
+    from demandcast.features.online import OnlineFeatures
+    from demandcast.serving import engine as engine_module
+
+    calls: list[int] = []
+    recursive = OnlineFeatures.recursive
+
+    def counted(self, store_row, *args, **kwargs):
+        calls.append(len(store_row))
+        return recursive(self, store_row, *args, **kwargs)
+
+    monkeypatch.setattr(OnlineFeatures, "recursive", counted)
+    queries = list(cases.values())
+    whole = engine.forecast(queries)
+    passes, calls[:] = list(calls), []
+    monkeypatch.setattr(engine_module, "WIDE_PASS", 2)  # from 2 series a pass, one part per core
+    monkeypatch.setattr(engine, "_cores", 3)  # up to three parts, even on fewer cores
+    split = engine.forecast(queries)
+    assert sum(calls) == sum(passes) and len(calls) > len(passes)  # the same series, in more parts
+    for a, b in zip(whole, split, strict=True):
+        np.testing.assert_array_equal(a.forecast, b.forecast)
+        np.testing.assert_array_equal(a.features, b.features)
+        for level, (lo, hi) in a.intervals.items():
+            np.testing.assert_array_equal(b.intervals[level][0], lo)
+            np.testing.assert_array_equal(b.intervals[level][1], hi)

@@ -175,9 +175,8 @@ class OnlineFeatures:
             if name in grid:
                 x[:, :, j] = np.reshape(grid[name], (steps, n))
         forecast = np.empty((steps, n))
-        everyone = np.arange(n)
         for t in range(steps):
-            now = self.from_panel(y, promo, everyone, np.full(n, span + t))
+            now = self.from_panel(y, promo, None, span + t)
             for j in changing:
                 x[t, :, j] = now[names[j]]
             forecast[t] = predict(x[t])
@@ -257,13 +256,21 @@ class OnlineFeatures:
         return y, promo, start
 
     def from_panel(self, y, promo, t_series, t_col) -> dict[str, np.ndarray]:
-        """Lags, rolling stats and promotion shares of targets at panel columns ``t_col``."""
+        """Lags, rolling stats and promotion shares of targets at panel columns ``t_col``
+        (an int: every series of the panels, in order, at that one column)."""
         spec, span = self.spec, self.spec.history_days
-        past = t_col[:, None] + np.arange(-span, 0)  # column j is day d - span + j
-        y_past, promo_past = y[t_series[:, None], past], promo[t_series[:, None], past]
+        if np.ndim(t_col) == 0:  # a view, not a copy: recursive forecasting's every step
+            y_past, promo_past = y[:, t_col - span:t_col], promo[:, t_col - span:t_col]
+        else:
+            past = t_col[:, None] + np.arange(-span, 0)  # column j is day d - span + j
+            y_past, promo_past = y[t_series[:, None], past], promo[t_series[:, None], past]
         cols = {f"lag_{k}": y_past[:, span - k] for k in spec.lags}
+        # The windows all end on day d - 1: the widest one's mask and zero-filled values hold
+        # every narrower one's as their last columns (the same cells, so the same sums).
+        valid = ~np.isnan(y_past)
+        filled = np.where(valid, y_past, 0.0)
         for w in spec.windows:
-            mean, std, n = window_stats(y_past[:, span - w:])
+            mean, std, n = window_stats(y_past[:, span - w:], valid[:, span - w:], filled[:, span - w:])
             cols[f"roll_mean_{w}"] = np.where(n >= spec.min_periods["mean"], mean, np.nan)
             cols[f"roll_std_{w}"] = np.where(n >= spec.min_periods["std"], std, np.nan)
         for w in spec.promo_windows:
@@ -286,22 +293,26 @@ class _Rows:
         return np.where(self.sorted[at] == wanted, self.order[at], -1)
 
 
-def window_mean(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def window_mean(x: np.ndarray, valid: np.ndarray | None = None,
+                filled: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row of ``x``, over its non-NaN cells: mean (NaN without any), count, and which
-    cells count."""
-    valid = ~np.isnan(x)
+    cells count. ``valid`` (``~isnan(x)``) and ``filled`` (``x`` with 0 for NaN) when the
+    caller has them already."""
+    valid = ~np.isnan(x) if valid is None else valid
+    filled = np.where(valid, x, 0.0) if filled is None else filled
     n = valid.sum(axis=1)
-    mean = np.divide(np.where(valid, x, 0.0).sum(axis=1), n, out=np.full(len(x), np.nan), where=n > 0)
+    mean = np.divide(filled.sum(axis=1), n, out=np.full(len(x), np.nan), where=n > 0)
     return mean, n, valid
 
 
-def window_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def window_stats(x: np.ndarray, valid: np.ndarray | None = None,
+                 filled: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row of ``x``, over its non-NaN cells: mean, sample std (ddof=1) and count.
 
     The std is two-pass on values shifted by the row's first value, so a constant window
     is exactly 0 (as Spark's incremental update gives) and large levels lose no precision.
     """
-    mean, n, valid = window_mean(x)
+    mean, n, valid = window_mean(x, valid, filled)
     shift = x[np.arange(len(x)), valid.argmax(axis=1)]
     dev = np.where(valid, x - shift[:, None], 0.0)
     centred = np.where(valid, dev - (dev.sum(axis=1) / np.maximum(n, 1))[:, None], 0.0)

@@ -29,7 +29,9 @@ the field and the rule.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,6 +81,7 @@ class Engine:
         # Passes of many series (a big request, merged requests) use every core.
         bundle.forecaster.booster.set_param({"nthread": 1})
         self._wide = bundle.forecaster.threads(0)
+        self._cores = len(os.sched_getaffinity(0))
         self.max_horizon, self.max_history_days = int(max_horizon), int(max_history_days)
         meta = bundle.metadata
         self.history_end = dt.date.fromisoformat(meta["history_end"])
@@ -248,9 +251,7 @@ class Engine:
             planned[j, [(d - origin).days - 1 for d in set(q.promotions)]] = 1.0
         store_row, item_row = online.rows(np.array([q.store_nbr for q in queries], dtype=np.int64),
                                           np.array([q.item_nbr for q in queries], dtype=np.int64))
-        model = self._wide if n >= WIDE_PASS else self.bundle.forecaster
-        f, x = online.recursive(store_row, item_row, y, promo, start, planned,
-                                lambda m: model.predict_matrix(m[:, self._order]))
+        f, x = self._recursive(online, store_row, item_row, y, promo, start, planned)
         h = np.repeat(np.arange(1, steps + 1), n)
         bands = {level: (lo.reshape(steps, n), hi.reshape(steps, n))
                  for level, (lo, hi) in conformal.intervals(f.ravel(), h, self.bundle.widths).items()}
@@ -264,6 +265,27 @@ class Engine:
                               {level: (lo[take, j], hi[take, j]) for level, (lo, hi) in bands.items()},
                               p["flags"], np.ascontiguousarray(x[take, j])))
         return out
+
+    def _recursive(self, online, store_row, item_row, y, promo, start, planned):
+        """:meth:`OnlineFeatures.recursive`; a pass of many series is split by series over
+        the cores (each series' recursion is its own, so the answers are the same bytes;
+        numpy and XGBoost release the GIL)."""
+        n = len(store_row)
+        parts = min(self._cores, n // (WIDE_PASS // 2))
+        if parts < 2:
+            model = self._wide if n >= WIDE_PASS else self.bundle.forecaster
+            return online.recursive(store_row, item_row, y, promo, start, planned,
+                                    lambda m: model.predict_matrix(m[:, self._order]))
+        model = self.bundle.forecaster  # one thread each: the parts fill the cores
+
+        def part(rows: slice):
+            return online.recursive(store_row[rows], item_row[rows], y[rows], promo[rows], start,
+                                    planned[rows], lambda m: model.predict_matrix(m[:, self._order]))
+
+        edges = np.linspace(0, n, parts + 1).astype(int)
+        with ThreadPoolExecutor(parts) as pool:
+            done = list(pool.map(part, [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]))
+        return np.concatenate([f for f, _ in done], axis=1), np.concatenate([x for _, x in done], axis=1)
 
     def _panels(self, plans: list[dict], start: int, width: int) -> tuple[np.ndarray, np.ndarray]:
         """Sales and promotion panels of the queries from day ``start``: the snapshot's days
