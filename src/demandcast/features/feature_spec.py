@@ -52,7 +52,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-import numpy as np
 from omegaconf import OmegaConf
 
 from demandcast.errors import UserError
@@ -62,14 +61,22 @@ KEYS = ("store_nbr", "item_nbr", "date")
 META = "_meta"  # the feature table's metadata folder: Spark's readers skip names starting with "_"
 
 
-def series_key(store, item) -> np.ndarray:
+# numpy is imported in the two functions below, not here: this module goes to the Spark
+# cluster with the ETL (spark.submit's zip), whose Python need not have numpy.
+
+
+def series_key(store, item):
     """One int64 per (store, item) series, the store in the high 32 bits: sorting the keys
     sorts by store, then item, and one ``np.unique``/``np.isin`` replaces a two-column join."""
+    import numpy as np
+
     return (np.asarray(store, dtype=np.int64) << np.int64(32)) | np.asarray(item, dtype=np.int64)
 
 
-def series_parts(key) -> tuple[np.ndarray, np.ndarray]:
-    """(store, item) of :func:`series_key`'s keys."""
+def series_parts(key):
+    """(store, item) arrays of :func:`series_key`'s keys."""
+    import numpy as np
+
     key = np.asarray(key, dtype=np.int64)
     return key >> np.int64(32), key & np.int64(0xFFFFFFFF)
 
