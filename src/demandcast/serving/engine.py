@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from demandcast.errors import UserError
+from demandcast.features.feature_spec import series_key
 from demandcast.models import conformal, dataset, forecast
 from demandcast.serving.bundle import Bundle
 
@@ -193,7 +194,7 @@ class Engine:
             if family is not None and family != q.family:
                 raise UserError(f"{where}.family: item {q.item_nbr} is in family {family!r}, "
                                 f"not {q.family!r}; leave family out for items the model knows")
-        key = _key(q.store_nbr, q.item_nbr)
+        key = series_key(q.store_nbr, q.item_nbr)
         pos = np.searchsorted(self._series, key)
         in_snapshot = bool(pos < len(self._series) and self._series[pos] == key)
         plan = {"start": start, "last_day": last_day, "origin": origin, "last_known": last_known,
@@ -322,7 +323,7 @@ def _dense_snapshot(history: pd.DataFrame, target: str):
     store = history["store_nbr"].to_numpy(np.int64)
     item = history["item_nbr"].to_numpy(np.int64)
     day = history["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
-    keys = _key(store, item)
+    keys = series_key(store, item)
     series, row = np.unique(keys, return_inverse=True)
     if len(series) == 0:
         return series, np.empty((0, 0)), np.empty((0, 0)), 0
@@ -335,10 +336,6 @@ def _dense_snapshot(history: pd.DataFrame, target: str):
     y[row, day - day0] = history[target].to_numpy(np.float64)
     promo[row, day - day0] = history["onpromotion"].to_numpy(np.float64)
     return series, y, promo, day0
-
-
-def _key(store, item):
-    return (np.asarray(store, dtype=np.int64) << np.int64(32)) | np.asarray(item, dtype=np.int64)
 
 
 def _days(start: dt.date, n: int) -> list[dt.date]:
