@@ -2,11 +2,15 @@
 `dvc queue start -j 2`, each through `package`; all MLflow runs in the workspace's one store;
 the champion alias untouched by experiments; a failed run loses nothing."""
 
+import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -102,6 +106,23 @@ def test_exp_run_runs_the_whole_pipeline_and_a_failed_one_loses_nothing(swept):
     assert (repo / "reports" / "plots" / "error_by_horizon.csv").exists()
 
 
+def queue_workers(repo) -> str:
+    """What the queue's workers wrote (celery's log per worker): the evidence when the queue stalls."""
+    return "\n".join(f"--- {out.name}\n{out.read_text()[-3000:]}"
+                     for out in sorted((repo / ".dvc" / "tmp" / "exps" / "celery").glob("*.out")))
+
+
+def stop_queue_workers(repo):
+    """No queue worker outlives the test: `queue stop --kill`, then a SIGKILL to any pid left in the
+    workers' pid files (a worker whose shutdown broadcast was lost never exits on its own)."""
+    dvc(repo, "queue", "stop", "--kill", timeout=120)
+    for pid_file in (repo / ".dvc" / "tmp" / "exps" / "celery").glob("*.pid"):
+        with contextlib.suppress(ValueError, OSError):
+            pid = int(pid_file.read_text())
+            if b"queue-worker" in Path(f"/proc/{pid}/cmdline").read_bytes():  # not a reused pid
+                os.kill(pid, signal.SIGKILL)
+
+
 def test_queued_and_temp_experiments_run_through_package_into_the_workspace_store(swept, tmp_path):
     """A queued and a --temp experiment run side by side in DVC's copies under .dvc/tmp/exps, each
     through `package`; their data comes from data.dvc, their MLflow runs go to the workspace."""
@@ -114,20 +135,26 @@ def test_queued_and_temp_experiments_run_through_package_into_the_workspace_stor
                  "--name", "q-tweedie")
     assert queued.returncode == 0, queued.stderr
     try:
-        started = dvc(repo, "queue", "start", "-j", "2")
-        assert started.returncode == 0, started.stderr
+        # Not through pipes: the workers are forked from `queue start` and keep its stdout open
+        # until they exit, so reading it would wait for the whole queue (or forever, if a worker
+        # hangs). A file lets `queue start` return once the workers are up, as it does in a shell.
+        log = tmp_path / "queue-start.log"
+        with log.open("w") as out:
+            started = subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", "2"], cwd=repo,
+                                     stdout=out, stderr=subprocess.STDOUT, timeout=300)
+        assert started.returncode == 0, log.read_text()
         temp = dvc(repo, "exp", "run", "--temp", *SMALL, "-S", "seed=7", "--name", "t-seed7")  # meanwhile
         assert temp.returncode == 0, temp.stderr[-3000:]
-        deadline = time.monotonic() + 1800
+        deadline = time.monotonic() + 900  # the queued run alone takes 1-3 minutes on two cores
         while time.monotonic() < deadline:
             status = dvc(repo, "queue", "status").stdout
             if "Queued" not in status and "Running" not in status:
                 break
             time.sleep(2)
-    except BaseException:
-        dvc(repo, "queue", "stop", "--kill", timeout=120)  # no queue worker outlives a failed test
-        raise
-    assert "Success" in status and "Failed" not in status, (status, dvc(repo, "queue", "logs", "q-tweedie"))
+        assert "Success" in status and "Failed" not in status, (
+            status, dvc(repo, "queue", "logs", "q-tweedie", timeout=120).stdout[-3000:], queue_workers(repo))
+    finally:
+        stop_queue_workers(repo)
 
     names = {"q-tweedie", "t-seed7"}
     shown = experiments(repo)
