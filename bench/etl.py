@@ -69,7 +69,8 @@ def polars_reference(train_csv: Path, out: Path, spec) -> int:
     panel = (days.join(sales, on=[*series, "date"], how="left")
              .with_columns(pl.col("unit_sales").fill_null(0.0), pl.col("onpromotion").fill_null(0.0))
              .sort([*series, "date"]))
-    # The same columns as demandcast.features.spark_engine.rolling: lags, rolling mean/std, promotion shares.
+    # The same columns as demandcast.features.spark_engine.rolling: lags, rolling mean/std, promotion
+    # shares and the yearly week, base and ratio.
     y = pl.col("unit_sales")
     cols = [y.shift(k).over(series).alias(f"lag_{k}") for k in spec.lags]
     for w in spec.windows:
@@ -80,6 +81,12 @@ def polars_reference(train_csv: Path, out: Path, spec) -> int:
     for w in spec.promo_windows:
         share = pl.col("onpromotion").shift(1).rolling_mean(w, min_samples=1)
         cols.append(share.over(series).alias(f"promo_share_{w}"))
+    if spec.yearly:  # days d-a..d-b: the mean of w = a-b+1 days ending b days back
+        (wa, wb), (ba, bb) = spec.yearly_spans()
+        week = y.shift(wb).rolling_mean(wa - wb + 1, min_samples=1).over(series)
+        base = y.shift(bb).rolling_mean(ba - bb + 1, min_samples=1).over(series)
+        cols += [week.alias(f"yearly_mean_{spec.yearly[1]}"), base.alias(f"yearly_base_{spec.yearly[2]}"),
+                 pl.when(base > 0).then(week / base).alias("yearly_ratio")]
     result = panel.with_columns(cols)
     result.write_parquet(out)
     return result.height

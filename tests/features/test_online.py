@@ -154,6 +154,22 @@ def test_a_constant_window_has_a_std_of_exactly_zero(online):
     assert out["roll_std_5"][0] == 0.0 and out["roll_std_3"][0] == 0.0
 
 
+def test_yearly_week_base_and_ratio(spec):
+    """A small yearly config (lag 6, week 3, base 4): week = days d-7..d-5, base = d-10..d-7."""
+    yearly = feature_spec.from_config({**CONFIG, "yearly": {"lag": 6, "week": 3, "base": 4}})
+    assert yearly.yearly_spans() == ((7, 5), (10, 7)) and yearly.history_days == 10
+    out = OnlineFeatures(yearly, STORES, ITEMS, HOLIDAYS, empty_priors()).compute(
+        history(range(1, 21)), targets(21, 10, 8, 5))  # values 1..20 on days 1..20
+    assert out["yearly_mean_3"].tolist()[:3] == [15.0, 4.0, 2.0]  # days 14-16, 3-5, 1-3
+    assert same(out["yearly_base_4"], [12.5, 2.0, 1.0, NAN])  # days 11-14; 1-3 of 0-3; 1 of -2..1
+    assert same(out["yearly_ratio"], [1.2, 2.0, 2.0, NAN])
+    assert math.isnan(out["yearly_mean_3"][3])  # days -2..0: before the series
+    zero = OnlineFeatures(yearly, STORES, ITEMS, HOLIDAYS, empty_priors()).compute(
+        history([0, 0, 0, 0, 3, 3, 3, 3, 3, 3]), targets(11))
+    assert zero["yearly_base_4"][0] == 0.0 and math.isnan(zero["yearly_ratio"][0])
+    assert "yearly_ratio" not in spec.names()  # optional: the base CONFIG has no yearly node
+
+
 def test_promotion_share_and_planned_flag(online):
     h = history([1, 1, 1, 1], promo=["True", "False", None, "True"])  # text, as in train.csv
     out = online.compute(h, targets(5, 6, promo=[pd.NA, True]))

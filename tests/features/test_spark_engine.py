@@ -92,6 +92,19 @@ def test_lags_and_rolling_use_past_days_only(spark, spec):
     assert out["roll_std_7"][9] == pytest.approx(pd.Series(values[2:9]).std())
 
 
+def test_yearly_features_equal_the_hand_computed_ones(spark, tiny_cfg):
+    """The running-sum differences give the online engine's hand-checked values
+    (tests/features/test_online.py): week = days d-7..d-5, base = d-10..d-7."""
+    spec = feature_spec.from_config(OmegaConf.merge(tiny_cfg.features,
+                                                    {"yearly": {"lag": 6, "week": 3, "base": 4}}))
+    df = spark_engine.panel(frame(spark, "train.csv", sales(1, 10, D(2023, 3, 1), list(range(1, 22)))))
+    out = spark_engine.rolling(df, spec).orderBy("date").toPandas()  # row i is day i + 1, value i + 1
+    got = out.loc[[20, 9, 7, 4], ["yearly_mean_3", "yearly_base_4", "yearly_ratio"]]
+    assert got.iloc[:3, 0].tolist() == [15.0, 4.0, 2.0]
+    assert got.iloc[:3, 1].tolist() == [12.5, 2.0, 1.0] and got.iloc[:3, 2].tolist() == [1.2, 2.0, 2.0]
+    assert got.iloc[3].isna().all()  # day 5: days -2..0 and -5..-2 are before the series
+
+
 def test_holidays_follow_locale_and_transfers(spark, spec):
     holidays = [
         (D(2023, 7, 4), "Holiday", "National", "United States", "Independence Day", False),
@@ -221,3 +234,5 @@ def test_bad_spec_is_named(tiny_cfg):
         feature_spec.from_config(OmegaConf.merge(tiny_cfg.features, {"holidays": {"before_days": 30}}))
     with pytest.raises(UserError, match="unknown level"):
         feature_spec.from_config(OmegaConf.merge(tiny_cfg.features, {"priors": ["region"]}))
+    with pytest.raises(UserError, match="must end before the row's day"):
+        feature_spec.from_config(OmegaConf.merge(tiny_cfg.features, {"yearly": {"lag": 3, "week": 7}}))

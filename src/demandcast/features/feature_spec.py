@@ -30,6 +30,13 @@ Lags
 Rolling
     ``roll_<stat>_<w>`` over unit_sales of days d-w..d-1 that lie in the series' panel;
     missing when fewer than ``min_periods[stat]`` such days. std is the sample std (ddof=1).
+Yearly (optional: ``yearly: {lag: L, week: W, base: B}``)
+    Last year's shape around d, for a yearly season the recent windows cannot see coming.
+    ``yearly_mean_<W>`` = mean of unit_sales over the W days centred on d-L
+    (d-L-W//2 .. d-L-W//2+W-1), ``yearly_base_<B>`` = mean over d-L-B .. d-L-1 (last year's
+    level before that week), both over days in the series' panel and missing without any;
+    ``yearly_ratio`` = yearly_mean / yearly_base, missing when either is missing or the base
+    is 0. With L = 364 the week is centred on the same weekday a year earlier.
 Promotion
     ``onpromotion`` (d's own flag, known in advance: planned promotions) and
     ``promo_share_<w>``: mean of the flag over days d-w..d-1 in the panel (missing if none).
@@ -97,11 +104,19 @@ class Spec:
     priors: tuple[str, ...]
     test_days: int
     valid_days: int
+    yearly: tuple[int, int, int] | None = None  # (lag, week, base); None: no yearly features
 
     @property
     def history_days(self) -> int:
         """Days of history a series needs for every feature to be as complete as possible."""
-        return max((*self.lags, *self.windows, *self.promo_windows, 1))
+        reach = [self.yearly_spans()[0][0], self.yearly_spans()[1][0]] if self.yearly else []
+        return max((*self.lags, *self.windows, *self.promo_windows, *reach, 1))
+
+    def yearly_spans(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The yearly week's and base's days as (a, b): days d-a .. d-b, a >= b >= 1."""
+        lag, week, base = self.yearly
+        far = lag + week // 2
+        return (far, far - week + 1), (lag + base, lag + 1)
 
     def columns(self) -> list[tuple[str, str]]:
         """Every feature column, in model order, with its dtype ('int' or 'float')."""
@@ -116,6 +131,9 @@ class Spec:
             cols += [(f"is_{name}", "int"), (f"days_to_{name}", "int"), (f"days_since_{name}", "int")]
         cols += [(f"lag_{k}", "float") for k in self.lags]
         cols += [(f"roll_{stat}_{w}", "float") for w in self.windows for stat in ("mean", "std")]
+        if self.yearly:
+            cols += [(f"yearly_mean_{self.yearly[1]}", "float"), (f"yearly_base_{self.yearly[2]}", "float"),
+                     ("yearly_ratio", "float")]
         cols += [("onpromotion", "int")]
         cols += [(f"promo_share_{w}", "float") for w in self.promo_windows]
         cols += [("tx_mean", "float")]
@@ -156,6 +174,8 @@ def from_config(features) -> Spec:
             priors=tuple(str(p) for p in f["priors"]),
             test_days=int(f["split"]["test_days"]),
             valid_days=int(f["split"]["valid_days"]),
+            yearly=(None if f.get("yearly") is None
+                    else (int(f["yearly"]["lag"]), int(f["yearly"]["week"]), int(f["yearly"]["base"]))),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(
@@ -163,6 +183,9 @@ def from_config(features) -> Spec:
     bad = [k for k in (*spec.lags, *spec.windows, *spec.promo_windows, spec.tx_window) if k < 1]
     if bad or spec.tx_lag < 1:
         raise UserError(f"features: lags and windows must be at least 1 day, got {bad or spec.tx_lag}")
+    if spec.yearly and (min(spec.yearly) < 1 or spec.yearly_spans()[0][1] < 1):
+        raise UserError(f"features.yearly: lag, week and base must be at least 1 day and the week must "
+                        f"end before the row's day (lag > week // 2), got {dict(zip(('lag', 'week', 'base'), spec.yearly))}")
     unknown = set(spec.priors) - set(PRIOR_LEVELS)
     if unknown:
         raise UserError(f"features.priors: unknown level(s) {sorted(unknown)}; known: {PRIOR_LEVELS}")

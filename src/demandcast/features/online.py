@@ -273,6 +273,14 @@ class OnlineFeatures:
             mean, std, n = window_stats(y_past[:, span - w:], valid[:, span - w:], filled[:, span - w:])
             cols[f"roll_mean_{w}"] = np.where(n >= spec.min_periods["mean"], mean, np.nan)
             cols[f"roll_std_{w}"] = np.where(n >= spec.min_periods["std"], std, np.nan)
+        if spec.yearly:
+            (wa, wb), (ba, bb) = spec.yearly_spans()
+            week = window_mean(y_past[:, span - wa:span - wb + 1], valid[:, span - wa:span - wb + 1],
+                               filled[:, span - wa:span - wb + 1])[0]
+            base = window_mean(y_past[:, span - ba:span - bb + 1], valid[:, span - ba:span - bb + 1],
+                               filled[:, span - ba:span - bb + 1])[0]
+            cols[f"yearly_mean_{spec.yearly[1]}"], cols[f"yearly_base_{spec.yearly[2]}"] = week, base
+            cols["yearly_ratio"] = np.divide(week, base, out=np.full(len(week), np.nan), where=base > 0)
         for w in spec.promo_windows:
             cols[f"promo_share_{w}"] = window_mean(promo_past[:, span - w:])[0]
         return cols

@@ -157,12 +157,18 @@ def rolling(df: DataFrame, spec: Spec) -> DataFrame:
     # Each running sum lagged once per window length, as a column: Spark does not share
     # equal window expressions, and the mean and std would each lag the same sums again.
     sums = [*[(c, w) for w in spec.windows for c in ("_s", "_q")], *[("_p", w) for w in spec.promo_windows]]
+    spans = spec.yearly_spans() if spec.yearly else ()
+    sums += [("_s", m) for a, b in spans for m in (a, b - 1) if m > 0]
     lagged = {f"{col}_{w}": F.lag(col, w).over(series) for col, w in dict.fromkeys(sums)}
     df = df.withColumns(lagged)
     cols = {f"lag_{k}": F.lag(y, k).over(series) for k in spec.lags}
 
+    def before(col: str, m: int) -> F.Column:
+        """The running sum ``col`` m days back: C(d - m), 0 before the series' first day."""
+        return F.col(col) if m == 0 else F.coalesce(F.col(f"{col}_{m}"), F.lit(0.0))
+
     def window_sum(col: str, w: int) -> F.Column:
-        return F.col(col) - F.coalesce(F.col(f"{col}_{w}"), F.lit(0.0))
+        return F.col(col) - before(col, w)
 
     for w in spec.windows:
         n = F.least(F.col("_n"), F.lit(w))
@@ -174,6 +180,15 @@ def rolling(df: DataFrame, spec: Spec) -> DataFrame:
     for w in spec.promo_windows:
         n = F.least(F.col("_n"), F.lit(w))
         cols[f"promo_share_{w}"] = F.when(n >= 1, window_sum("_p", w) / n)
+    if spec.yearly:
+        # Days d-a..d-b: C(d-b+1) - C(d-a) summed, min(_n, a) - min(_n, b-1) of them in the panel.
+        means = []
+        for a, b in spans:
+            n = F.least(F.col("_n"), F.lit(a)) - F.least(F.col("_n"), F.lit(b - 1))
+            means.append(F.when(n >= 1, (before("_s", b - 1) - before("_s", a)) / n))
+        week, base = means
+        cols[f"yearly_mean_{spec.yearly[1]}"], cols[f"yearly_base_{spec.yearly[2]}"] = week, base
+        cols["yearly_ratio"] = F.when(base > 0, week / base)
     return df.withColumns(cols).drop(*running, *lagged)
 
 
