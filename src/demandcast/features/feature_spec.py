@@ -184,8 +184,10 @@ def from_config(features) -> Spec:
     if bad or spec.tx_lag < 1:
         raise UserError(f"features: lags and windows must be at least 1 day, got {bad or spec.tx_lag}")
     if spec.yearly and (min(spec.yearly) < 1 or spec.yearly_spans()[0][1] < 1):
+        lag, week, base = spec.yearly
         raise UserError(f"features.yearly: lag, week and base must be at least 1 day and the week must "
-                        f"end before the row's day (lag > week // 2), got {dict(zip(('lag', 'week', 'base'), spec.yearly))}")
+                        f"end before the row's day (lag >= (week + 1) // 2); got lag {lag}, week {week}, "
+                        f"base {base}")
     unknown = set(spec.priors) - set(PRIOR_LEVELS)
     if unknown:
         raise UserError(f"features.priors: unknown level(s) {sorted(unknown)}; known: {PRIOR_LEVELS}")
