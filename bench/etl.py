@@ -13,46 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
+from pipeline import PeakMemory
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class PeakMemory:
-    """Samples the RSS of this process and all its descendants (the Spark JVM among them)."""
-
-    def __init__(self, interval: float = 0.5):
-        import psutil
-
-        self.proc, self.interval, self.peak, self._stop = psutil.Process(), interval, 0, False
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        import psutil
-
-        while not self._stop:
-            total = 0
-            for p in [self.proc, *self.proc.children(recursive=True)]:
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
-            time.sleep(self.interval)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop = True
-        self._thread.join()
 
 
 def polars_reference(train_csv: Path, out: Path, spec) -> int:
@@ -117,13 +88,15 @@ def cpu_seconds() -> float:
 
 
 def timed(label: str, fn, *args) -> dict:
-    with PeakMemory() as mem:
-        began, cpu = time.perf_counter(), cpu_seconds()
-        rows = fn(*args)
-        seconds, cpu = time.perf_counter() - began, cpu_seconds() - cpu
+    memory = PeakMemory(os.getpid())  # this process and its descendants, the Spark JVM among them
+    memory.label = label
+    began, cpu = time.perf_counter(), cpu_seconds()
+    rows = fn(*args)
+    seconds, cpu = time.perf_counter() - began, cpu_seconds() - cpu
+    peak_gb = memory.stop().get(label, 0.0)
     result = {"rows": rows, "seconds": round(seconds, 1), "rows_per_s": round(rows / seconds),
-              "cpu_seconds": round(cpu, 1), "peak_rss_gb": round(mem.peak / 1024**3, 2),
-              "load_average_1m": round(__import__("os").getloadavg()[0], 1)}
+              "cpu_seconds": round(cpu, 1), "peak_rss_gb": peak_gb,
+              "load_average_1m": round(os.getloadavg()[0], 1)}
     print(f"{label:>28}: {rows:>12,} rows in {seconds:7.1f}s = {result['rows_per_s']:>10,} rows/s, "
           f"{cpu:6.1f} CPU s, peak RSS {result['peak_rss_gb']:.2f} GB, load {result['load_average_1m']}")
     return result
@@ -150,7 +123,7 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "demandcast", "generate", f"data={args.preset}",
                         f"paths.data={data}", f"paths.truth={data}/truth/expected_demand.parquet"],
                        cwd=ROOT, check=True)
-    report = {"preset": args.preset, "spark": dict(cfg.spark), "cores": __import__("os").cpu_count()}
+    report = {"preset": args.preset, "spark": dict(cfg.spark), "cores": os.cpu_count()}
     if not args.skip_reference:
         report["polars"] = timed("polars lags+rolling", polars_reference, data / "train.csv",
                                  scratch / "polars.parquet", spec)
