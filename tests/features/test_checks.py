@@ -40,3 +40,20 @@ def test_a_spanish_calendar_with_english_names_warns_for_each_named_holiday(spar
     report = checks.report(table, raw["holidays_events.csv"], spanish, "2023-01-20", "file")
     assert report["holidays"]["named_missing"] == {}
     assert "is_new_year" not in report["constant_features"]  # New Year's Day is in the window
+
+
+def test_yearly_features_on_too_few_training_rows_are_named(spark, spec):
+    """A small yearly config (base = days d-10..d-7): the base exists from the series' 8th day."""
+    yearly = replace(spec, yearly=(6, 3, 4))
+    raw = raw_frames(spark, sales(1, 10, D(2023, 1, 1), list(range(1, 41))))
+    table, _ = spark_engine.build(raw, yearly, "2023-01-20", "2023-01-01", "2023-02-09")
+    holidays = raw["holidays_events.csv"]
+    enough = checks.report(table, holidays, yearly, "2023-01-20", "file")  # days 8-20 of 20
+    assert enough["yearly_share"] == pytest.approx(13 / 20)
+    assert not any("features.yearly" in w for w in enough["warnings"])
+    few = checks.report(table, holidays, yearly, "2023-01-10", "file")  # days 8-10 of 10
+    assert few["yearly_share"] == pytest.approx(3 / 10) and 3 / 10 < checks.YEARLY_MIN_SHARE
+    assert any("only 30% of the training window's rows (to 2023-01-10) have last year's sales" in w
+               and "features.yearly=null" in w for w in few["warnings"])
+    without = checks.report(table, holidays, replace(spec, yearly=None), "2023-01-10", "file")
+    assert without["yearly_share"] is None

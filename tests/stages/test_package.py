@@ -43,8 +43,8 @@ def test_the_packaged_bento_carries_the_snapshot(tiny_bento):
     tarfile.open(tiny_bento.archive).extractall(folder, filter="data")
     history = pd.read_parquet(folder / model[0])
     first = pd.Timestamp(tiny_bento.package["snapshot_start"])
-    # test_days + the longest window (28 + 364 days) up to the history end
-    assert tiny_bento.package["history_end"] == "2023-12-31" and str(first.date()) == "2022-12-05"
+    # test_days + the farthest day a feature reads (28 + 394: the yearly base, 364 + 30 days back)
+    assert tiny_bento.package["history_end"] == "2023-12-31" and str(first.date()) == "2022-11-05"
     marks = history[history["date"] < first]  # series older than the snapshot say so
     assert (marks["date"] == first - pd.Timedelta(days=1)).all() and (marks["unit_sales"] == 0).all()
     assert len(marks) > 0 and history["date"].max() == pd.Timestamp("2023-12-31")

@@ -19,6 +19,11 @@ from pyspark.sql import functions as F
 from demandcast.data.holiday_calendar import missing_named
 from demandcast.features.feature_spec import KEYS, Spec
 
+# About two years of history give a training window 40% or more of rows with last year's
+# sales (the demo 54%, bench/accuracy.py's worlds 41-48%, tiny 40%); tiny_drift's 16 months
+# give 13%, and its model with the yearly features was 6% worse than the one without.
+YEARLY_MIN_SHARE = 1 / 3
+
 
 def national_descriptions(holidays: DataFrame) -> list[str]:
     """Descriptions of the calendar's national rows that name a day (every type but Transfer)."""
@@ -46,6 +51,17 @@ def constant_features(table: DataFrame, spec: Spec, train_end: str) -> dict[str,
     return out
 
 
+def yearly_share(table: DataFrame, spec: Spec, train_end: str) -> float | None:
+    """The share of training-window rows with a yearly base (last year's sales), or None
+    without yearly features or rows."""
+    if not spec.yearly:
+        return None
+    base = f"yearly_base_{spec.yearly[2]}"
+    row = (table.where(F.col("date") <= F.lit(train_end).cast("date"))
+           .agg(F.count(F.lit(1)).alias("rows"), F.count(base).alias("with")).first())
+    return row["with"] / row["rows"] if row["rows"] else None
+
+
 def report(table: DataFrame, holidays: DataFrame, spec: Spec, train_end: str, holiday_source: str) -> dict:
     """The features stage's checks: what ``reports/features.json`` holds, warnings included."""
     missing = missing_named(national_descriptions(holidays), spec.named)
@@ -59,5 +75,11 @@ def report(table: DataFrame, holidays: DataFrame, spec: Spec, train_end: str, ho
         shown = ", ".join(f"{n} (always {'missing' if v is None else f'{v:g}'})" for n, v in constant.items())
         warnings.append(f"{len(constant)} feature(s) are constant over the training window (to {train_end}), "
                         f"so the model cannot use them: {shown}")
+    yearly = yearly_share(table, spec, train_end)
+    if yearly is not None and 0 < yearly < YEARLY_MIN_SHARE:
+        warnings.append(f"features.yearly: only {yearly:.0%} of the training window's rows (to {train_end}) "
+                        "have last year's sales, too few to learn the yearly features from; with less "
+                        "than about two years of history set features.yearly=null")
     return {"holidays": {"source": holiday_source, "named": dict(spec.named), "named_missing": missing},
-            "constant_features": constant, "training_window_end": train_end, "warnings": warnings}
+            "constant_features": constant, "yearly_share": yearly, "training_window_end": train_end,
+            "warnings": warnings}
