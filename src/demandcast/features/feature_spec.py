@@ -109,7 +109,7 @@ class Spec:
     @property
     def history_days(self) -> int:
         """Days of history a series needs for every feature to be as complete as possible."""
-        reach = [self.yearly_spans()[0][0], self.yearly_spans()[1][0]] if self.yearly else []
+        reach = [a for a, _ in self.yearly_spans()] if self.yearly else []
         return max((*self.lags, *self.windows, *self.promo_windows, *reach, 1))
 
     def yearly_spans(self) -> tuple[tuple[int, int], tuple[int, int]]:

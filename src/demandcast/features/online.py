@@ -274,11 +274,8 @@ class OnlineFeatures:
             cols[f"roll_mean_{w}"] = np.where(n >= spec.min_periods["mean"], mean, np.nan)
             cols[f"roll_std_{w}"] = np.where(n >= spec.min_periods["std"], std, np.nan)
         if spec.yearly:
-            (wa, wb), (ba, bb) = spec.yearly_spans()
-            week = window_mean(y_past[:, span - wa:span - wb + 1], valid[:, span - wa:span - wb + 1],
-                               filled[:, span - wa:span - wb + 1])[0]
-            base = window_mean(y_past[:, span - ba:span - bb + 1], valid[:, span - ba:span - bb + 1],
-                               filled[:, span - ba:span - bb + 1])[0]
+            days = [slice(span - a, span - b + 1) for a, b in spec.yearly_spans()]  # d-a .. d-b
+            week, base = (window_mean(y_past[:, d], valid[:, d], filled[:, d])[0] for d in days)
             cols[f"yearly_mean_{spec.yearly[1]}"], cols[f"yearly_base_{spec.yearly[2]}"] = week, base
             cols["yearly_ratio"] = np.divide(week, base, out=np.full(len(week), np.nan), where=base > 0)
         for w in spec.promo_windows:
