@@ -68,7 +68,7 @@ def spark_reference(spark, train_csv: Path, out: Path, spec) -> int:
 
     train = spark.read.csv(str(train_csv), header=True, schema=spark_engine.SCHEMAS["train.csv"])
     table = spark_engine.rolling(spark_engine.panel(train), spec)
-    table.write.mode("overwrite").parquet(str(out))
+    spark_engine.parquet_writer(table, spec).mode("overwrite").parquet(str(out))
     return spark.read.parquet(str(out)).count()
 
 

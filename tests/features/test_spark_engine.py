@@ -236,3 +236,30 @@ def test_bad_spec_is_named(tiny_cfg):
         feature_spec.from_config(OmegaConf.merge(tiny_cfg.features, {"priors": ["region"]}))
     with pytest.raises(UserError, match="must end before the row's day"):
         feature_spec.from_config(OmegaConf.merge(tiny_cfg.features, {"yearly": {"lag": 3, "week": 7}}))
+
+
+def test_the_writer_skips_dictionaries_for_window_statistics_only(spark, spec, tmp_path):
+    """Dictionaries are off for the window statistics (nearly all distinct) and on for the
+    rest, and the values read back equal a plain write's."""
+    import pyarrow.parquet as pq
+
+    rows = (sales(1, 10, D(2023, 1, 1), [3, 0, 5, 2, 0, 7, 1, 4] * 5)
+            + sales(2, 20, D(2023, 1, 1), [1, 2] * 20))
+    table = spark_engine.rolling(spark_engine.panel(frame(spark, "train.csv", rows)), spec).coalesce(1)
+    spark_engine.parquet_writer(table, spec).mode("overwrite").parquet(str(tmp_path / "tuned"))
+    table.write.mode("overwrite").parquet(str(tmp_path / "plain"))
+
+    skipped = set(spark_engine.window_statistics(spec))
+    assert {f"roll_mean_{spec.windows[0]}", f"promo_share_{spec.promo_windows[0]}"} <= skipped
+    assert not skipped & {"store_nbr", "item_nbr", "date", spec.target, f"lag_{spec.lags[0]}"}
+    (part,) = (tmp_path / "tuned").glob("part-*.parquet")
+    group = pq.ParquetFile(part).metadata.row_group(0)
+    encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
+    dictionary = {name for name, used in encodings.items() if any("DICTIONARY" in e for e in used)}
+    written = skipped & set(encodings)
+    assert written and not written & dictionary
+    assert {"store_nbr", "item_nbr", spec.target} <= dictionary
+    sort = ["store_nbr", "item_nbr", "date"]
+    tuned = pd.read_parquet(tmp_path / "tuned").sort_values(sort, ignore_index=True)
+    plain = pd.read_parquet(tmp_path / "plain").sort_values(sort, ignore_index=True)
+    pd.testing.assert_frame_equal(tuned, plain)

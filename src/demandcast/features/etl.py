@@ -80,9 +80,9 @@ def run(spark, data_dir: str, out: str, data, features, *, rewrite_parquet: bool
     table, _ = spark_engine.build(raw, spec, train_end, first, last)
     # One task per month (repartition by it), rows sorted, part files renamed and rewritten
     # (settle): the same inputs give the same bytes, so DVC's hash of the folder does not move.
-    (table.withColumn("part_month", F.date_format("date", "yyyy-MM"))
-     .repartition("part_month").sortWithinPartitions("part_month", *feature_spec.KEYS)
-     .write.mode("overwrite").partitionBy("part_month").parquet(out))
+    months = (table.withColumn("part_month", F.date_format("date", "yyyy-MM"))
+              .repartition("part_month").sortWithinPartitions("part_month", *feature_spec.KEYS))
+    spark_engine.parquet_writer(months, spec).mode("overwrite").partitionBy("part_month").parquet(out)
     settle(spark, out, rewrite_parquet)
     written = spark.read.parquet(out)  # the settled files: priors and checks read what DVC hashes
     for level, frame in spark_engine.priors_from_table(written, raw["items.csv"], spec).items():

@@ -192,6 +192,28 @@ def rolling(df: DataFrame, spec: Spec) -> DataFrame:
     return df.withColumns(cols).drop(*running, *lagged)
 
 
+def window_statistics(spec: Spec) -> list[str]:
+    """The columns that are means, spreads, shares or ratios over a window: nearly every value
+    distinct, unlike the keys, flags, calendar and lags (a few small whole numbers)."""
+    prefixes = ("roll_", "promo_share_", "yearly_")
+    return [name for name in spec.names() if name.startswith(prefixes) or name == "tx_mean"]
+
+
+def parquet_writer(df: DataFrame, spec: Spec):
+    """``df.write`` with parquet-mr's dictionary encoding off for the window statistics only.
+
+    A dictionary of nearly distinct doubles is built, found too big and thrown away for
+    every page: a third of the medium preset's write time (15.4 s with dictionaries
+    everywhere, 11.3 s without them for these columns). Keys, flags and lags keep theirs:
+    turning dictionaries off everywhere (10.4 s) made the features stage peak at 9.3 GB
+    instead of 5.2. The bytes DVC hashes do not change: the settled files are rewritten by
+    pyarrow (:func:`demandcast.features.etl.settle`)."""
+    writer = df.write
+    for name in window_statistics(spec):
+        writer = writer.option(f"parquet.enable.dictionary#{name}", "false")
+    return writer
+
+
 def transactions_feature(transactions: DataFrame, stores: DataFrame, first, last, spec: Spec) -> DataFrame:
     """``tx_mean`` per (store_nbr, date): the store's traffic over an old-enough window."""
     dates = transactions.sparkSession.range(1).select(
