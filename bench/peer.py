@@ -28,8 +28,9 @@ def peer_forecast(ctx, fold, cells: pd.DataFrame) -> tuple[np.ndarray, float]:
     from mlforecast.lag_transforms import RollingMean, RollingStd
 
     spec = ctx.spec
-    history = ctx.table[(ctx.table["date"] >= pd.Timestamp(fold.train_start))
-                        & (ctx.table["date"] <= pd.Timestamp(fold.origin))]
+    # With model.train_days=null the model trains on all history (no start): so does the peer.
+    start = ctx.table["date"].min() if fold.train_start is None else pd.Timestamp(fold.train_start)
+    history = ctx.table[(ctx.table["date"] >= start) & (ctx.table["date"] <= pd.Timestamp(fold.origin))]
     uid = lambda f: f["store_nbr"].astype(str) + "_" + f["item_nbr"].astype(str)  # noqa: E731
     statics = ["store_nbr", "item_nbr", "family_code", "cluster"]
     train = pd.DataFrame({"unique_id": uid(history), "ds": history["date"], "y": history[spec.target].clip(0),

@@ -38,3 +38,17 @@ def test_without_an_oracle_the_ratio_is_undefined_not_an_error(accuracy):
     assert s["mean"]["wape_model_to_oracle"] is None and s["max_wape_model_to_oracle"] is None
     assert s["mean"]["coverage_0.95"] == 0.95
     assert not s["targets"]["mean_met"] and not s["targets"]["each_met"]
+
+
+def test_a_trial_override_comes_last_and_wins_over_the_configuration(accuracy, tmp_path):
+    """--set VALUE after the configuration's own overrides: Hydra's composition keeps the last."""
+    from dvc.utils.hydra import compose_and_dump
+    from omegaconf import OmegaConf
+
+    extra = ("model.train_days=null", "evaluate.folds=2")
+    args = accuracy.overrides("spring", extra)
+    assert args[-2:] == list(extra) and "evaluate.folds=1" in args
+    compose_and_dump(tmp_path / "params.yaml", str(ROOT / "conf"), None, "config", str(tmp_path), args)
+    params = OmegaConf.load(tmp_path / "params.yaml")
+    assert params.model.train_days is None and params.evaluate.folds == 2
+    assert params.seed == 7 and params.data.n_items == 120
