@@ -1,7 +1,7 @@
 """Benchmark: a fresh `dvc repro` of the whole pipeline, stage by stage: wall time and peak memory.
 
     uv run python bench/pipeline.py [--keep DIR]                       # the demo data
-    uv run python bench/pipeline.py --data favorita -S spark=large -S model.engine=streamed ...
+    uv run python bench/pipeline.py --data favorita -S spark=large   # + conf/scale/large.yaml's routes
 
 Copies this checkout (git-tracked and new files, no artifacts, no MLflow store) into a
 scratch folder with the raw data (the demo's), or generates the ``--data`` preset's there

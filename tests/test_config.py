@@ -30,6 +30,21 @@ def test_group_override_recomposes_from_conf():
     assert cfg.data.name == "medium" and cfg.data.n_items == 11
 
 
+def test_spark_large_brings_the_routes_that_never_hold_the_table(tmp_path):
+    """`-S spark=large` (DVC's composition) selects conf/scale/large.yaml too; `-S key=value`
+    still wins, and the default (spark=local) keeps the in-memory routes."""
+    composed = tmp_path / "params.yaml"
+    compose_and_dump(composed, str(config.conf_dir()), None, config.CONFIG_NAME, str(tmp_path),
+                     ["data=favorita", "spark=large", "evaluate.series_chunk=5000"])
+    large = config.load(params=composed)
+    assert (large.model.engine, large.model.external_memory) == ("streamed", True)
+    assert large.tune.series_share == 0.02 and large.evaluate.series_chunk == 5000
+    assert large.spark.driver_memory == "14g" and large.data.name == "favorita"
+    default = config.load(["spark=local"])
+    assert default.model.engine == "local" and default.tune.series_share is None
+    assert default.evaluate.series_chunk is None
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [(["data.n_storez=3"], "n_storez"), (["data=nope"], "nope"), (["seed"], "key=value")],
