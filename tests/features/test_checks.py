@@ -22,9 +22,16 @@ def spec(tiny_cfg):
     return feature_spec.from_config(tiny_cfg.features)
 
 
+def built(raw, spec, train_end):
+    """The feature table computed once, as the stage reads it back from its files: each report
+    below runs several queries on it, which would otherwise each recompute the whole plan."""
+    table, _ = spark_engine.build(raw, spec, train_end, "2023-01-01", "2023-02-09")
+    return table.localCheckpoint()
+
+
 def test_a_spanish_calendar_with_english_names_warns_for_each_named_holiday(spark, spec):
     raw = raw_frames(spark, sales(1, 10, D(2023, 1, 1), list(range(1, 41))), SPANISH)
-    table, _ = spark_engine.build(raw, spec, "2023-01-20", "2023-01-01", "2023-02-09")
+    table = built(raw, spec, "2023-01-20")
     report = checks.report(table, raw["holidays_events.csv"], spec, "2023-01-20", "data/holidays_events.csv")
     assert report["holidays"]["named_missing"] == dict(spec.named)  # all five US names
     constant = report["constant_features"]
@@ -36,7 +43,7 @@ def test_a_spanish_calendar_with_english_names_warns_for_each_named_holiday(spar
     assert "set data.holidays.named" in text and "constant over the training window" in text
 
     spanish = replace(spec, named={"new_year": "Primer dia del ano", "carnaval": "Carnaval"})
-    table, _ = spark_engine.build(raw, spanish, "2023-01-20", "2023-01-01", "2023-02-09")
+    table = built(raw, spanish, "2023-01-20")
     report = checks.report(table, raw["holidays_events.csv"], spanish, "2023-01-20", "file")
     assert report["holidays"]["named_missing"] == {}
     assert "is_new_year" not in report["constant_features"]  # New Year's Day is in the window
@@ -46,7 +53,7 @@ def test_yearly_features_on_too_few_training_rows_are_named(spark, spec):
     """A small yearly config (base = days d-10..d-7): the base exists from the series' 8th day."""
     yearly = replace(spec, yearly=(6, 3, 4))
     raw = raw_frames(spark, sales(1, 10, D(2023, 1, 1), list(range(1, 41))))
-    table, _ = spark_engine.build(raw, yearly, "2023-01-20", "2023-01-01", "2023-02-09")
+    table = built(raw, yearly, "2023-01-20")
     holidays = raw["holidays_events.csv"]
     enough = checks.report(table, holidays, yearly, "2023-01-20", "file")  # days 8-20 of 20
     assert enough["yearly_share"] == pytest.approx(13 / 20)
