@@ -38,6 +38,7 @@ def test_spark_large_brings_the_routes_that_never_hold_the_table(tmp_path):
                      ["data=favorita", "spark=large", "evaluate.series_chunk=5000"])
     large = config.load(params=composed)
     assert (large.model.engine, large.model.external_memory) == ("streamed", True)
+    assert large.model.train_days == 365  # all of Favorita's history would be 4.6x the fit
     assert large.tune.series_share == 0.02 and large.evaluate.series_chunk == 5000
     assert large.spark.driver_memory == "14g" and large.data.name == "favorita"
     default = config.load(["spark=local"])
