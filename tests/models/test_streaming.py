@@ -123,6 +123,7 @@ def test_external_memory_pages_the_matrix_to_disk_and_fits_the_same_model(tiny_m
 
 def test_an_empty_window_is_named(tiny_model):
     m = tiny_model
-    late = dataset.fold("2030-01-31", m.spec, m.cfg.model, 28)
+    a_year = OmegaConf.merge(m.cfg.model, {"train_days": 365})  # all history would reach the data
+    late = dataset.fold("2030-01-31", m.spec, a_year, 28)
     with pytest.raises(UserError, match="empty training window: the data is too short"):
-        streaming.fit(m.features, m.spec, late, m.cfg.model)
+        streaming.fit(m.features, m.spec, late, a_year)
