@@ -203,11 +203,11 @@ def parquet_writer(df: DataFrame, spec: Spec):
     """``df.write`` with parquet-mr's dictionary encoding off for the window statistics only.
 
     A dictionary of nearly distinct doubles is built, found too big and thrown away for
-    every page: a third of the medium preset's write time (15.4 s with dictionaries
-    everywhere, 11.3 s without them for these columns). Keys, flags and lags keep theirs:
-    turning dictionaries off everywhere (10.4 s) made the features stage peak at 9.3 GB
-    instead of 5.2. The bytes DVC hashes do not change: the settled files are rewritten by
-    pyarrow (:func:`demandcast.features.etl.settle`)."""
+    every page: on the medium preset the write after the windows took 11 s with dictionaries
+    everywhere and 9.4 s without them for these columns (README Performance). Keys, flags
+    and lags keep theirs: turning dictionaries off everywhere made the features stage peak
+    at 9.3 GB instead of 5.2. The bytes DVC hashes do not change: the settled files are
+    rewritten by pyarrow (:func:`demandcast.features.etl.settle`)."""
     writer = df.write
     for name in window_statistics(spec):
         writer = writer.option(f"parquet.enable.dictionary#{name}", "false")
