@@ -58,7 +58,7 @@ CONFIGS = {
                   "data.start": "2021-10-01", "data.end": "2023-12-31"},
 }
 TARGET_MEAN, TARGET_EACH = 1.12, 1.15
-AVERAGED = ("wape_model_to_oracle", "wape_model_to_seasonal_naive", "coverage_0.80", "coverage_0.95",
+AVERAGED = ("wape_model_to_oracle", "wape_model_to_seasonal_naive", "bias", "coverage_0.80", "coverage_0.95",
             "peer_wape_to_oracle", "wape_model_to_peer")
 
 
@@ -109,6 +109,9 @@ def run_config(name: str, work: Path, extra: tuple[str, ...] = ()) -> dict:
             "wape_seasonal_naive": test["wape_seasonal_naive"],
             "wape_model_to_oracle": test["wape_model_to_oracle"],
             "wape_model_to_seasonal_naive": test["wape_model_to_seasonal_naive"],
+            # sum of errors / sum of actuals: WAPE can be bought with a low forecast (a median
+            # beats the mean on absolute error for skewed demand), so the report shows both
+            "bias": test["bias"],
             "coverage_0.80": test["coverage_0.80"], "coverage_0.95": test["coverage_0.95"],
             "peer_wape": peer["wape"],
             "peer_wape_to_oracle": metrics.ratio(peer["wape"], test["wape_oracle"]),
@@ -135,9 +138,10 @@ def summarize(results: dict[str, dict]) -> dict:
 
 
 def table(results: dict[str, dict], summary: dict) -> str:
-    cols = ("wape", "wape_oracle", "wape_model_to_oracle", "wape_model_to_seasonal_naive", "coverage_0.80",
-            "coverage_0.95", "peer_wape", "peer_wape_to_oracle", "wape_model_to_peer")
-    heads = ("WAPE", "oracle", "/oracle", "/s.naive", "cov80", "cov95", "peer", "peer/orc", "ours/peer")
+    cols = ("wape", "wape_oracle", "wape_model_to_oracle", "wape_model_to_seasonal_naive", "bias",
+            "coverage_0.80", "coverage_0.95", "peer_wape", "peer_wape_to_oracle", "wape_model_to_peer")
+    heads = ("WAPE", "oracle", "/oracle", "/s.naive", "bias", "cov80", "cov95", "peer", "peer/orc",
+             "ours/peer")
     fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
     lines = [f"{'config':<10} {'test window':<23} " + " ".join(f"{h:>9}" for h in heads)]
     for name, r in results.items():

@@ -13,15 +13,17 @@ def accuracy(monkeypatch):
     return importlib.import_module("accuracy")
 
 
-def result(to_oracle, coverage=0.8, peer_to_oracle=1.2):
-    return {"wape_model_to_oracle": to_oracle, "wape_model_to_seasonal_naive": 0.7, "coverage_0.80": coverage,
+def result(to_oracle, coverage=0.8, peer_to_oracle=1.2, bias=0.01):
+    return {"wape_model_to_oracle": to_oracle, "wape_model_to_seasonal_naive": 0.7, "bias": bias,
+            "coverage_0.80": coverage,
             "coverage_0.95": 0.95, "peer_wape_to_oracle": peer_to_oracle,
             "wape_model_to_peer": None if to_oracle is None else to_oracle / peer_to_oracle}
 
 
 def test_the_mean_can_meet_its_target_while_one_configuration_misses_its_own(accuracy):
-    s = accuracy.summarize({"a": result(1.08, 0.78), "b": result(1.16, 0.82), "c": result(1.10)})
+    s = accuracy.summarize({"a": result(1.08, 0.78), "b": result(1.16, 0.82, bias=-0.04), "c": result(1.10)})
     assert s["mean"]["wape_model_to_oracle"] == pytest.approx(1.1133, abs=1e-4)
+    assert s["mean"]["bias"] == pytest.approx(-0.00667, abs=1e-4)
     assert s["mean"]["coverage_0.80"] == pytest.approx(0.8)
     assert s["max_wape_model_to_oracle"] == 1.16 and s["failed"] == []
     assert s["targets"]["mean_met"] and not s["targets"]["each_met"]

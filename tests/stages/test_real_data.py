@@ -59,10 +59,12 @@ def preset(repo) -> None:
                    repo / "conf" / "data" / "favorita_tiny.yaml")
     config = (repo / "conf" / "config.yaml").read_text().replace("  - data: demo", "  - data: favorita_tiny")
     (repo / "conf" / "config.yaml").write_text(config)
+    # One trial, one fold: what this test checks is the path from a Kaggle-shaped export to a
+    # served forecast; the sweep and the backtest are other tests' (test_experiments, test_evaluation).
     (repo / "conf" / "tune" / "demo.yaml").write_text(
-        (repo / "conf" / "tune" / "demo.yaml").read_text().replace("n_trials: 5", "n_trials: 2"))
+        (repo / "conf" / "tune" / "demo.yaml").read_text().replace("n_trials: 5", "n_trials: 1"))
     (repo / "conf" / "config.yaml").write_text(
-        (repo / "conf" / "config.yaml").read_text().replace("  folds: 3", "  folds: 2"))
+        (repo / "conf" / "config.yaml").read_text().replace("  folds: 3", "  folds: 1"))
 
 
 def run(repo, *args, timeout=1800):
