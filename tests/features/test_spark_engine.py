@@ -169,33 +169,25 @@ def _perturbed_copy(src, dst, cut):
 
 
 @pytest.mark.slow
-def test_future_values_do_not_move_past_features(spark, tiny_cfg, tiny_data, tiny_features, tmp_path):
-    """Perturb every target and promotion from a cut date on: earlier rows keep every feature."""
+def test_values_after_the_training_window_move_no_earlier_feature_and_no_prior(spark, tiny_cfg, tiny_data,
+                                                                              tiny_features, tmp_path):
+    """Perturb every target, promotion and transaction count from the day after the training
+    window on: every feature of the earlier rows (priors included) and every prior table stay
+    the same. One perturbed ETL run checks both leaks (two runs cost 25 s of the suite)."""
     out, manifest = tiny_features
-    cut = "2023-08-01"
-    _perturbed_copy(tiny_data, tmp_path / "raw", cut)
+    cut = (pd.Timestamp(manifest["training_window_end"]) + pd.Timedelta(days=1)).date()
+    _perturbed_copy(tiny_data, tmp_path / "raw", cut.isoformat())
     etl.run(spark, str(tmp_path / "raw"), str(tmp_path / "features"), tiny_cfg.data, tiny_cfg.features)
     keys = ["store_nbr", "item_nbr", "date"]
     before = pd.read_parquet(out).drop(columns="part_month").sort_values(keys).reset_index(drop=True)
     after = pd.read_parquet(tmp_path / "features").drop(columns="part_month").sort_values(keys)
     after = after.reset_index(drop=True)
-    past = before["date"] < pd.Timestamp(cut).date()
-    # Priors are level means over the training window (ending well after the cut), by design
-    # fixed per level; everything else must not move.
-    cols = [c for c in before.columns if not c.startswith("prior_")]
-    pd.testing.assert_frame_equal(before.loc[past, cols], after.loc[past, cols])
+    past = before["date"] < cut
+    assert past.sum() > 0.8 * len(before)  # most of the table is before the cut: a real check
+    pd.testing.assert_frame_equal(before.loc[past], after.loc[past])
     assert not before.loc[~past, "unit_sales"].equals(after.loc[~past, "unit_sales"])
-
-
-@pytest.mark.slow
-def test_test_window_does_not_reach_priors(spark, tiny_cfg, tiny_data, tiny_features, tmp_path):
-    out, manifest = tiny_features
-    cut = (pd.Timestamp(manifest["training_window_end"]) + pd.Timedelta(days=1)).date().isoformat()
-    _perturbed_copy(tiny_data, tmp_path / "raw", cut)
-    etl.run(spark, str(tmp_path / "raw"), str(tmp_path / "features"), tiny_cfg.data, tiny_cfg.features)
-    for level in ("store", "family", "store_family"):
-        a = pd.read_parquet(out / "_meta" / f"priors_{level}.parquet")
-        b = pd.read_parquet(tmp_path / "features" / "_meta" / f"priors_{level}.parquet")
+    for prior in sorted((out / "_meta").glob("priors_*.parquet")):
+        a, b = (pd.read_parquet(root / "_meta" / prior.name) for root in (out, tmp_path / "features"))
         keys = [c for c in a.columns if not c.startswith("prior_")]
         pd.testing.assert_frame_equal(a.sort_values(keys).reset_index(drop=True),
                                       b.sort_values(keys).reset_index(drop=True))
