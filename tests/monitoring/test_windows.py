@@ -30,3 +30,22 @@ def test_sparse_served_columns_keep_their_values():
     assert sampled["onpromotion"].notna().sum() == 2000
     assert set(sampled["onpromotion"].unique()) == {0.0, 1.0}
     assert windows.column_samples(frame, 2000, seed=0).equals(sampled)  # seeded
+
+
+def test_the_reference_is_the_training_windows_last_reference_days():
+    import datetime as dt
+
+    from demandcast.models.dataset import Fold
+
+    end = dt.date(2024, 5, 19)
+    all_history = Fold(None, end, dt.date(2024, 5, 27), dt.date(2024, 6, 23), 28)
+    year = windows.reference_fold(all_history, 365)
+    assert (year.train_start, year.train_end) == (dt.date(2023, 5, 21), end)  # 365 days (2024 is a leap year)
+    assert (year.train_end - year.train_start).days + 1 == 365
+    assert (year.valid_start, year.origin) == (all_history.valid_start, all_history.origin)
+    assert windows.reference_fold(all_history, None) == all_history
+    short = Fold(dt.date(2024, 1, 1), end, all_history.valid_start, all_history.origin, 28)
+    assert windows.reference_fold(short, 365) == short  # a window shorter than the reference is kept whole
+    for bad in (0, -3, 1.5, "365", True):
+        with pytest.raises(UserError, match="monitor.reference_days"):
+            windows.reference_fold(all_history, bad)

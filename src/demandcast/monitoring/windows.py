@@ -1,8 +1,8 @@
 """The windows monitoring compares, as frames of the watched features, ``target`` and ``prediction``.
 
 * **Reference**: the training window's rows of the feature table (the model's fold 0, as
-  the train stage cuts it), sampled to ``monitor.reference_rows``, with the model's
-  predictions on them.
+  the train stage cuts it), its last ``monitor.reference_days`` days, sampled to
+  ``monitor.reference_rows``, with the model's predictions on them.
 * **Current**, source ``data``: the last ``monitor.current_days`` days of the feature table
   (the test window by default), sampled to ``monitor.current_rows``, with the model's
   predictions (one day ahead, from the actual lags). Source ``prediction_logs``: the
@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import fnmatch
 
 import numpy as np
@@ -32,9 +34,29 @@ def watched_features(names: list[str], patterns) -> list[str]:
 
 
 def load_table(cfg, spec, features_dir) -> tuple[pd.DataFrame, dataset.Fold]:
-    """The feature table from the training window's first day on, and the model's fold."""
-    fold = dataset.fold(cfg.data.end, spec, cfg.model, int(cfg.evaluate.horizon))
+    """The feature table from the reference window's first day on, and the model's fold
+    with its training window cut to that reference (:func:`reference_fold`)."""
+    fold = reference_fold(dataset.fold(cfg.data.end, spec, cfg.model, int(cfg.evaluate.horizon)),
+                          cfg.monitor.get("reference_days"))
     return dataset.load_table(features_dir, spec, since=fold.train_start), fold
+
+
+def reference_fold(fold: dataset.Fold, days) -> dataset.Fold:
+    """``fold`` with its training window cut to its last ``days`` days (None: all of it).
+
+    A model trained on all history still drifts against what the world looks like lately: a
+    year covers every season once, and leaves out history recorded differently long ago
+    (Favorita has no promotions before 2014-04, the demo none before 2022-07), which would
+    otherwise read as drift of every promotion feature."""
+    if days is None:
+        return fold
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise UserError(f"monitor.reference_days={days!r}: a whole number of days of at least 1 "
+                        "(365: the training window's last year), or null for all of it")
+    start = fold.train_end - dt.timedelta(days=days - 1)
+    if fold.train_start is not None and fold.train_start >= start:
+        return fold
+    return dataclasses.replace(fold, train_start=start)
 
 
 def _frame(rows: pd.DataFrame, watched: list[str], target: str, forecaster) -> pd.DataFrame:
