@@ -39,7 +39,7 @@ def describe(result: monitor.Result, reports) -> str:
     w, d, live, rec = m["windows"], m["drift"], m["live_accuracy"], m["recommendation"]
     drifted = [c["column"] for c in d["columns"] if c["drifted"]]
     lines = [f"monitor: {m['status'].upper()}: current {w['current']['start']}..{w['current']['end']} "
-             f"({w['current']['source']}, {w['current']['rows']:,} rows) against the training window "
+             f"({w['current']['source']}, {w['current']['rows']:,} rows) against training rows "
              f"{w['reference']['start']}..{w['reference']['end']} ({w['reference']['rows']:,} rows)",
              f"  drift: {len(drifted)} of {len(d['columns'])} watched features (share {d['share']:.2f}, "
              f"alert at {d['threshold']:.2f}){': ' + ', '.join(drifted) if drifted else ''}"]
