@@ -155,7 +155,7 @@ def test_train_on_spark(spark, tmp_path, tiny_data, tiny_features, capsys):
     root, args = stage_workspace(tmp_path, tiny_data, tiny_features, "model.engine=spark",
                                  "model.num_boost_round=20", "model.train_days=null")
     out = stage(train, args, capsys)
-    assert "train: tweedie (spark), " in out
+    assert "train: poisson (spark), " in out
     summary = json.loads((root / "artifacts" / "model" / "training.json").read_text())
     assert summary["engine"] == "spark" and summary["best_iteration"] <= 19
     assert {p.name for p in (root / "artifacts" / "model").iterdir()} == {
@@ -180,7 +180,7 @@ def test_the_streamed_route_through_the_stages(tmp_path, tiny_data, tiny_feature
     assert "2 trials, 2 complete" in stage(tune, args, capsys)
     out = stage(train, args, capsys)
     summary = json.loads((root / "artifacts" / "model" / "training.json").read_text())
-    assert "train: tweedie (streamed), " in out and summary["engine"] == "streamed"
+    assert "train: poisson (streamed), " in out and summary["engine"] == "streamed"
     # the refit sees every series of the fold's windows, not the tuning sample
     spec = feature_spec.from_config(config.load(args).features)
     fold = dataset.fold(config.load(args).data.end, spec, config.load(args).model, 28)
