@@ -14,7 +14,8 @@ def accuracy(monkeypatch):
 
 
 def result(to_oracle, coverage=0.8, peer_to_oracle=1.2, bias=0.01):
-    return {"wape_model_to_oracle": to_oracle, "wape_model_to_seasonal_naive": 0.7, "bias": bias,
+    return {"wape_model_to_oracle": to_oracle, "state_aware_wape_to_oracle": 1.09,
+            "wape_model_to_seasonal_naive": 0.7, "bias": bias,
             "coverage_0.80": coverage,
             "coverage_0.95": 0.95, "peer_wape_to_oracle": peer_to_oracle,
             "wape_model_to_peer": None if to_oracle is None else to_oracle / peer_to_oracle}

@@ -71,6 +71,8 @@ class Chunk:
     plan: pa.Table         # the promotion plan: every promoted series-day, sold or not (no ids)
     store_demand: np.ndarray  # (days, n_stores) expected units per store and day
     first_day: int
+    state: np.ndarray      # (days, S) the latent state z: hidden from every forecaster; benchmarks
+                           #   use it for the best forecast any model could make (bench/accuracy.py)
 
 
 def simulate(world: World, chunk_days: int, seed: int) -> Iterator[Chunk]:
@@ -132,6 +134,7 @@ def simulate(world: World, chunk_days: int, seed: int) -> Iterator[Chunk]:
                            promo, w.promo_tracked_from),
             store_demand=mu @ store_onehot,
             first_day=lo,
+            state=state,
         )
 
 
