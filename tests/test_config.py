@@ -40,10 +40,11 @@ def test_spark_large_brings_the_routes_that_never_hold_the_table(tmp_path):
     assert (large.model.engine, large.model.external_memory) == ("streamed", True)
     assert large.model.train_days == 365  # all of Favorita's history would be 4.6x the fit
     assert large.tune.series_share == 0.02 and large.evaluate.series_chunk == 5000
+    assert large.evaluate.folds == 1  # each backtest fold would be one more fit as long as train's
     assert large.spark.driver_memory == "14g" and large.data.name == "favorita"
     default = config.load(["spark=local"])
     assert default.model.engine == "local" and default.tune.series_share is None
-    assert default.evaluate.series_chunk is None
+    assert default.evaluate.series_chunk is None and default.evaluate.folds == 3
 
 
 @pytest.mark.parametrize(
