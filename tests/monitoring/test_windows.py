@@ -49,3 +49,22 @@ def test_the_reference_is_the_training_windows_last_reference_days():
     for bad in (0, -3, 1.5, "365", True):
         with pytest.raises(UserError, match="monitor.reference_days"):
             windows.reference_fold(all_history, bad)
+
+
+def test_the_sampled_rows_are_read_alone_and_are_the_rows_a_whole_table_sample_draws(tiny_cfg, tiny_features):
+    """Only the keys are read whole; the sample drawn on them, then read with its features, is
+    the sample of the whole table (same positions, every column, key order)."""
+    from demandcast.features import feature_spec
+    from demandcast.models import dataset
+
+    features_dir, _ = tiny_features
+    spec = feature_spec.from_config(tiny_cfg.features)
+    index, fold = windows.load_index(tiny_cfg, spec, features_dir)
+    assert list(index.columns) == ["store_nbr", "item_nbr", "date"]
+    whole = dataset.load_table(features_dir, spec, since=fold.train_start)
+    pd.testing.assert_frame_equal(index, whole[list(index.columns)])
+    rows = dataset.between(whole, fold.train_start, fold.train_end)
+    expected = rows.sample(n=500, random_state=7).sort_index().reset_index(drop=True)
+    sample = windows.rows_of(features_dir, spec, dataset.between(index, fold.train_start, fold.train_end)
+                             .sample(n=500, random_state=7).sort_index())
+    pd.testing.assert_frame_equal(sample, expected)

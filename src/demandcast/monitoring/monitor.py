@@ -73,13 +73,14 @@ def run(cfg, now: dt.datetime) -> Result:
     dataset.check_spec(json.loads((artifacts / "model" / "manifest.json").read_text()), spec,
                        str(artifacts / "model"))
     watched = windows.watched_features(forecaster.names, m.features)
-    table, fold = windows.load_table(cfg, spec, artifacts / "features")
+    features_dir = artifacts / "features"
+    index, fold = windows.load_index(cfg, spec, features_dir)
     notes: list[str] = []
 
     live = None
     if m.source == "data":
         current, current_window = windows.current_from_table(
-            table, spec, forecaster, watched, int(m.current_days), int(m.current_rows), seed)
+            index, features_dir, spec, forecaster, watched, int(m.current_days), int(m.current_rows), seed)
         actuals_end = None
     else:
         served = logs.read(log_days(m.logs, now.date()), watched, m.logs.dir, m.logs.s3 or None,
@@ -104,9 +105,9 @@ def run(cfg, now: dt.datetime) -> Result:
                           "bad_lines": served.bad_lines,
                           "days_without_predictions": [d.isoformat() for d in served.empty_days]}
 
-    reference, reference_window = windows.reference(table, fold, spec, forecaster, watched,
+    reference, reference_window = windows.reference(index, features_dir, fold, spec, forecaster, watched,
                                                     int(m.reference_rows), seed)
-    del table
+    del index
     found = drift.compare(reference, current, watched, m.categorical, m,
                           name=f"monitor {current_window['start']}..{current_window['end']}",
                           timestamp=now.replace(tzinfo=None), tags=[str(m.source)])

@@ -8,6 +8,11 @@
   predictions (one day ahead, from the actual lags). Source ``prediction_logs``: the
   served rows (:mod:`demandcast.monitoring.logs`), the logged forecast as the prediction
   and the actual, where one arrived, as the target.
+
+Only the keys of the feature table are read whole (:func:`load_index`); the samples are
+drawn on them and only the sampled rows are read with their features (:func:`rows_of`), a
+batch at a time. At Favorita's scale the reference year is some 45M rows of 66 columns,
+about 23 GB in pandas; its keys are about 1 GB.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from demandcast.errors import UserError
-from demandcast.models import dataset
+from demandcast.features.feature_spec import KEYS
+from demandcast.models import dataset, streaming
 
 
 def watched_features(names: list[str], patterns) -> list[str]:
@@ -33,12 +39,23 @@ def watched_features(names: list[str], patterns) -> list[str]:
     return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
 
 
-def load_table(cfg, spec, features_dir) -> tuple[pd.DataFrame, dataset.Fold]:
-    """The feature table from the reference window's first day on, and the model's fold
+def load_index(cfg, spec, features_dir) -> tuple[pd.DataFrame, dataset.Fold]:
+    """The feature table's keys from the reference window's first day on, in key order (the
+    order of :func:`dataset.load_table`, so a sample draws the same rows), and the model's fold
     with its training window cut to that reference (:func:`reference_fold`)."""
     fold = reference_fold(dataset.fold(cfg.data.end, spec, cfg.model, int(cfg.evaluate.horizon)),
                           cfg.monitor.get("reference_days"))
-    return dataset.load_table(features_dir, spec, since=fold.train_start), fold
+    return streaming.load(features_dir, spec, first=fold.train_start, columns=[])[list(KEYS)], fold
+
+
+def rows_of(features_dir, spec, keys: pd.DataFrame) -> pd.DataFrame:
+    """The feature table's rows at ``keys`` (store, item, date; a sample of :func:`load_index`),
+    every column, in key order; read a batch at a time over the keys' dates, keeping only them."""
+    keys = keys[list(KEYS)]
+    parts = [batch.merge(keys, on=list(KEYS)) for batch in
+             streaming.batches(features_dir, spec, first=keys["date"].min(), last=keys["date"].max())]
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(KEYS))
+    return rows.sort_values(list(KEYS), kind="stable").reset_index(drop=True)
 
 
 def reference_fold(fold: dataset.Fold, days) -> dataset.Fold:
@@ -70,23 +87,23 @@ def _sample(rows: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     return rows if len(rows) <= n else rows.sample(n=int(n), random_state=seed).sort_index()
 
 
-def reference(table: pd.DataFrame, fold: dataset.Fold, spec, forecaster, watched: list[str],
+def reference(index: pd.DataFrame, features_dir, fold: dataset.Fold, spec, forecaster, watched: list[str],
               n: int, seed: int) -> tuple[pd.DataFrame, dict]:
-    rows = dataset.between(table, fold.train_start, fold.train_end)
+    rows = dataset.between(index, fold.train_start, fold.train_end)
     if rows.empty:
         raise UserError(f"the training window ({fold.train_start}..{fold.train_end}) has no rows in "
                         "the feature table: rerun the features stage (dvc repro)")
-    sample = _sample(rows, n, seed)
+    sample = rows_of(features_dir, spec, _sample(rows, n, seed))
     return _frame(sample, watched, spec.target, forecaster), {
         "start": _day(rows["date"].min()), "end": _day(rows["date"].max()), "rows": len(sample)}
 
 
-def current_from_table(table: pd.DataFrame, spec, forecaster, watched: list[str], days: int, n: int,
-                       seed: int) -> tuple[pd.DataFrame, dict]:
-    last = table["date"].max()
+def current_from_table(index: pd.DataFrame, features_dir, spec, forecaster, watched: list[str], days: int,
+                       n: int, seed: int) -> tuple[pd.DataFrame, dict]:
+    last = index["date"].max()
     first = last - pd.Timedelta(days=int(days) - 1)
-    rows = dataset.between(table, first, last)
-    sample = _sample(rows, n, seed)
+    rows = dataset.between(index, first, last)
+    sample = rows_of(features_dir, spec, _sample(rows, n, seed))
     return _frame(sample, watched, spec.target, forecaster), {
         "start": _day(first), "end": _day(last), "rows": len(sample), "source": "data"}
 
