@@ -38,19 +38,39 @@ def suggest(trial: optuna.Trial, space: dict) -> dict:
     """Parameters for one trial from ``{name: [low, high, scale]}``."""
     params = {}
     for name, bounds in space.items():
-        try:
-            low, high, scale = bounds
-        except (TypeError, ValueError):
-            raise UserError(f"tune.space.{name}: expected [low, high, scale], got {bounds}") from None
-        if not low < high:
-            raise UserError(f"tune.space.{name}: low {low} must be below high {high}")
+        low, high, scale = _bounds(name, bounds)
         if scale == "int":
             params[name] = trial.suggest_int(name, int(low), int(high))
-        elif scale in ("log", "linear"):
-            params[name] = trial.suggest_float(name, float(low), float(high), log=scale == "log")
         else:
-            raise UserError(f"tune.space.{name}: scale {scale!r} is not one of int, log, linear")
+            params[name] = trial.suggest_float(name, float(low), float(high), log=scale == "log")
     return params
+
+
+def _bounds(name: str, bounds) -> tuple:
+    """``tune.space.<name>``'s (low, high, scale), checked."""
+    try:
+        low, high, scale = bounds
+    except (TypeError, ValueError):
+        raise UserError(f"tune.space.{name}: expected [low, high, scale], got {bounds}") from None
+    if not low < high:
+        raise UserError(f"tune.space.{name}: low {low} must be below high {high}")
+    if scale not in ("int", "log", "linear"):
+        raise UserError(f"tune.space.{name}: scale {scale!r} is not one of int, log, linear")
+    return low, high, scale
+
+
+def defaults_in_space(model_params: dict, space: dict) -> dict | None:
+    """conf/model's own parameters for the searched names, when every one lies in the space:
+    the study's first trial, so a handful of random trials cannot pick worse than the
+    defaults on the validation window. None when a default falls outside the space."""
+    picked = {}
+    for name, bounds in space.items():
+        low, high, scale = _bounds(name, bounds)
+        value = model_params.get(name)
+        if value is None or not float(low) <= float(value) <= float(high):
+            return None
+        picked[name] = int(value) if scale == "int" else float(value)
+    return picked
 
 
 def study_name(cfg, spec, fold) -> str:
@@ -119,6 +139,10 @@ def optimize(cfg, study: optuna.Study, train, valid, spec, manifest: dict,
             return float(booster.best_score)
 
         if remaining > 0:
+            first = defaults_in_space(OmegaConf.to_container(cfg.model.params),
+                                      OmegaConf.to_container(cfg.tune.space))
+            if first is not None:  # a resumed study already holding them does not run them twice
+                study.enqueue_trial(first, skip_if_exists=True)
             timeout = cfg.tune.get("timeout_s")
             study.optimize(objective, n_trials=remaining, timeout=None if timeout is None else float(timeout),
                            show_progress_bar=show_progress, gc_after_trial=True)
