@@ -91,6 +91,7 @@ def one_series(store_nbr: int, item_nbr: int, horizon: int) -> dict:
         frame = pd.concat([frame, step.assign(**{target: value})], ignore_index=True)
         dates.append(day.date().isoformat())
         values.append(value)
+    values = [v * b.level for v in values]  # the evaluate stage's level factor, as the service applies it
     bands = conformal.intervals(values, list(range(1, horizon + 1)), b.widths)
     out = {"store_nbr": store_nbr, "item_nbr": item_nbr, "dates": dates, "forecast": values}
     for level in ("80", "95"):

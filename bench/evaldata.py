@@ -41,8 +41,11 @@ def model_fold(ctx, model_cfg, k: int, params: dict) -> dict:
     from demandcast.models import evaluation, scoring
 
     cfg = OmegaConf.merge(ctx.cfg, {"model": model_cfg})
-    fold, forecaster, online, shifted = evaluation.fold_model(cfg, ctx.spec, ctx.table, ctx.whole, ctx.static,
-                                                            ctx.families, k, params)
+    fold, forecaster, online, shifted, priors = evaluation.fold_model(cfg, ctx.spec, ctx.table, ctx.whole,
+                                                                     ctx.static, ctx.families, k, params)
+    factor, _ = evaluation.calibrate(cfg, forecaster, ctx.static, ctx.spec, priors, shifted, ctx.truth,
+                                     ctx.plan, fold, None)
     cells, _ = evaluation.forecast_window(forecaster, online, shifted, ctx.truth, ctx.plan, ctx.spec,
                                           fold.origin, int(cfg.evaluate.horizon))
+    cells[scoring.MODEL] *= factor  # as the evaluate stage scores it
     return {"fold": fold, "cells": cells, "summary": scoring.summarize(cells), "shifted": shifted}

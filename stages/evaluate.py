@@ -3,10 +3,10 @@
 ``python -m stages.evaluate [key=value ...]``. The method is
 :mod:`demandcast.models.evaluation`'s: the test window and a rolling-origin backtest against
 seasonal naive, a 28-day moving average and, when the data has ground truth, the oracle,
-with conformal intervals. Writes ``reports/metrics.json`` (DVC metrics),
+with the level correction and conformal intervals. Writes ``reports/metrics.json`` (DVC metrics),
 ``reports/evaluation.json``, plot data under ``reports/plots/`` (all only once everything
 is computed, so a failure leaves the previous reports in place), and
-``artifacts/evaluation/`` (test-origin forecasts and interval widths, which serving uses);
+``artifacts/evaluation/`` (test-origin forecasts; the interval widths and level factor, which serving uses);
 adds the metrics to the train stage's MLflow run.
 """
 
@@ -44,7 +44,7 @@ def run(cfg) -> dict:
     out = artifacts / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
     jsonio.write(out / "intervals.json", {"method": "conformal, |y - f| / sqrt(1 + f) per horizon",
-                                          "widths": ev.widths})
+                                          "widths": ev.widths, "level": ev.level})
     ev.cells.to_parquet(out / "forecasts.parquet", index=False)
     reports.mkdir(parents=True, exist_ok=True)
     write_plots(tables, reports / "plots")
@@ -62,8 +62,8 @@ def main(argv=None) -> int:
         oracle = f"{t['oracle']['wape']:.3f}" if r["oracle"]["included"] else "omitted (no ground truth)"
         print(f"evaluate: test {r['test_window'][0]}..{r['test_window'][1]}, {r['series_scored']} series; "
               f"WAPE model {_num(t['model']['wape'])}, seasonal naive {_num(t['seasonal_naive']['wape'])}, "
-              f"moving average {_num(t['moving_average_28']['wape'])}, oracle {oracle}; coverage {cov} "
-              f"-> {cfg.paths.reports}/metrics.json")
+              f"moving average {_num(t['moving_average_28']['wape'])}, oracle {oracle}; coverage {cov}; "
+              f"level x{r['level']['factor']:.3f} -> {cfg.paths.reports}/metrics.json")
 
     return run_stage(body, argv)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 
 from demandcast.data import promotions
 from demandcast.errors import UserError
@@ -94,3 +95,22 @@ def test_forecasting_a_chunk_of_series_at_a_time_changes_nothing(tiny_model, win
         with pytest.raises(UserError, match=rf"evaluate.series_chunk={bad!r}: a whole number of series"):
             evaluation.forecast_window(m.forecaster, m.online, m.table, truth, plan, m.spec,
                                        m.fold.origin, 28, series_chunk=bad)
+
+
+def test_the_level_factor_is_the_validation_windows_sales_over_its_recursive_forecasts(tiny_model, tiny_data):
+    m = tiny_model
+    truth = scoring.read_truth(tiny_data / "truth" / "expected_demand.parquet")
+    plan = promotions.read_plan(tiny_data)
+    priors = dataset.read_priors(m.features, m.spec)
+    origin = m.fold.valid_start - pd.Timedelta(days=1)
+    online = dataset.online(m.static, m.spec, priors, known_until=origin)
+    raw, _ = evaluation.forecast_window(m.forecaster, online, m.table, truth, plan, m.spec, origin,
+                                        m.spec.valid_days)
+    factor, calib = evaluation.calibrate(m.cfg, m.forecaster, m.static, m.spec, priors, m.table, truth, plan,
+                                         m.fold, None)
+    assert factor == pytest.approx(raw["actual"].sum() / raw[scoring.MODEL].sum()) and factor != 1.0
+    assert calib["date"].min() == pd.Timestamp(m.fold.valid_start) and calib["horizon"].max() == m.spec.valid_days
+    np.testing.assert_allclose(calib[scoring.MODEL], raw[scoring.MODEL] * factor)
+    off = OmegaConf.merge(m.cfg, {"evaluate": {"level_correction": False}})
+    assert evaluation.calibrate(off, m.forecaster, m.static, m.spec, priors, m.table, truth, plan, m.fold,
+                                None)[0] == 1.0

@@ -4,6 +4,7 @@ The stages run through their ``main()`` as ``python -m stages.<name>`` would, on
 throw-away artifacts folder, reports folder and SQLite tracking store.
 """
 
+import csv
 import json
 
 import mlflow
@@ -42,6 +43,10 @@ def test_tune_resumes_a_stored_study(workspace, capsys):
         "eta", "max_depth", "min_child_weight", "subsample", "colsample_bytree", "lambda"}
     trials = (root / "artifacts" / "tune" / "trials.csv").read_text().splitlines()
     assert len(trials) == 4 and len(set(trials[1:])) == 3
+    first = next(csv.DictReader(trials))
+    defaults = config.load(args).model.params  # the study starts from conf/model's parameters
+    assert {k: float(first[f"params_{k}"]) for k in best["params"]} == {k: float(defaults[k])
+                                                                          for k in best["params"]}
     mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["demandcast"], output_format="list")
     nested = [r for r in runs if r.data.tags.get("mlflow.parentRunId")]
@@ -65,6 +70,10 @@ def test_train_evaluate_register_and_the_champion_gates(workspace, capsys, monke
     metrics = json.loads((root / "reports" / "metrics.json").read_text())
     full = json.loads((root / "reports" / "evaluation.json").read_text())
     assert len(full["backtest"]["folds"]) == 3
+    # every fold's model calibrates its own level; the test's goes to serving with the widths
+    intervals = json.loads((root / "artifacts" / "evaluation" / "intervals.json").read_text())
+    assert intervals["level"] == full["level"]["factor"] == full["backtest"]["folds"][0]["level"]
+    assert len({f["level"] for f in full["backtest"]["folds"]}) == 3 and full["level"]["applied"]
     assert [f["origin"] for f in full["backtest"]["folds"]] == ["2023-12-03", "2023-11-05", "2023-10-08"]
     assert metrics["test"]["wape"] < metrics["test"]["wape_seasonal_naive"]
     assert metrics["test"]["wape_oracle"] < metrics["test"]["wape"] and full["oracle"]["included"]

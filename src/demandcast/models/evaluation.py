@@ -6,9 +6,10 @@ priors), the model is compared on the same cells (:mod:`demandcast.models.scorin
 seasonal naive, a 28-day moving average and, when the data comes with ground truth, the
 oracle (the generator's expected demand: the accuracy limit; this is the only stage that
 reads ``paths.truth``). Without truth the oracle is omitted and ``oracle.reason`` says why.
-Future promotions come only from the promotion plan. Conformal intervals are calibrated on
-the validation window's recursive forecasts and their coverage is measured on the test
-window.
+Future promotions come only from the promotion plan. The validation window's recursive
+forecasts (from the day before it) calibrate the forecasts' level (:mod:`demandcast.models.level_correction`)
+and then the conformal intervals; the test window measures both, and every backtest fold
+calibrates its own model on its own validation window.
 
 :func:`evaluate` returns the results, the scored test cells and the interval widths;
 :func:`headline` the flat metrics DVC shows; :func:`plot_tables` the plot data.
@@ -33,6 +34,7 @@ from demandcast.models import (
     dataset,
     engines,
     forecast,
+    level_correction,
     metrics,
     scoring,
     streaming,
@@ -49,6 +51,7 @@ class Evaluation:
     cells: pd.DataFrame        # the scored test cells with every method's forecast and the intervals
     widths: dict               # conformal widths per level and horizon day
     forecaster: boosting.Forecaster
+    level: float = 1.0         # the factor on every model forecast (demandcast.models.level_correction)
 
 
 def forecast_window(forecaster, online, table, truth, plan, spec, origin,
@@ -100,13 +103,29 @@ def fold_model(cfg, spec, table, whole, static, families, k: int, params: dict):
         priors = streaming.priors_until(features_dir, spec, cutoff, families)
         fitted = streaming.fit(features_dir, spec, fold, cfg.model, params, int(cfg.seed), priors, families)
         online = dataset.online(static, spec, priors, known_until=fold.origin)
-        return fold, boosting.Forecaster.from_fit(fitted.booster, spec.names(), cfg.model), online, table
+        forecaster = boosting.Forecaster.from_fit(fitted.booster, spec.names(), cfg.model)
+        return fold, forecaster, online, table, priors
     priors = dataset.priors_until(whole, cutoff, spec, families)
     shifted = dataset.with_priors(table, priors, families)
     train, valid = dataset.windows(shifted, fold)
     booster = boosting.fit(train, valid, spec.names(), spec.target, cfg.model, params, seed=int(cfg.seed))
     online = dataset.online(static, spec, priors, known_until=fold.origin)
-    return fold, boosting.Forecaster.from_fit(booster, spec.names(), cfg.model), online, shifted
+    return fold, boosting.Forecaster.from_fit(booster, spec.names(), cfg.model), online, shifted, priors
+
+
+def calibrate(cfg, forecaster, static, spec, priors, table, truth, plan, fold,
+              chunk) -> tuple[float, pd.DataFrame]:
+    """The level factor of ``forecaster`` (fold ``fold``'s model) and its validation window's
+    forecasts, level applied (the conformal widths' residuals): forecast from the day before
+    the window, with what was known then. Factor 1 with ``evaluate.level_correction`` off."""
+    origin = pd.Timestamp(fold.valid_start - pd.Timedelta(days=1))
+    online = dataset.online(static, spec, priors, known_until=origin)
+    days = min(int(cfg.evaluate.horizon), spec.valid_days)
+    calib, _ = forecast_window(forecaster, online, table, truth, plan, spec, origin, days, chunk)
+    on = bool(cfg.evaluate.level_correction)
+    factor = level_correction.factor(calib["actual"], calib[MODEL]) if on else 1.0
+    calib[MODEL] *= factor
+    return factor, calib
 
 
 def oracle_note(truth, path) -> dict:
@@ -147,7 +166,8 @@ def evaluate(cfg) -> Evaluation:
     last_fold = dataset.fold(cfg.data.end, spec, cfg.model, horizon, n_folds - 1)
     # Streamed, only what forecasting and scoring read: the sales from the day before the
     # first window's history (forecast._edges tells from it whose panel starts earlier).
-    earliest = min(valid_origin, pd.Timestamp(last_fold.origin))
+    # every fold forecasts its validation window too (the level), the last fold's is the earliest
+    earliest = min(valid_origin, pd.Timestamp(last_fold.valid_start - pd.Timedelta(days=1)))
     first = earliest - pd.Timedelta(days=max(spec.history_days, 28) + 1)
     table = (streaming.load(artifacts / "features", spec, first, columns=FORECAST_INPUTS) if streamed else
              dataset.load_table(artifacts / "features", spec, since=last_fold.train_start))
@@ -158,13 +178,13 @@ def evaluate(cfg) -> Evaluation:
     online = dataset.online(static, spec, priors, known_until=test.origin)
     families = online.families
 
-    # Conformal widths from the validation window's recursive forecasts (origin: the day before it).
-    calib, _ = forecast_window(forecaster, dataset.online(static, spec, priors, known_until=valid_origin),
-                               table, truth, plan, spec, valid_origin, min(horizon, spec.valid_days), chunk)
+    # The level and the conformal widths from the validation window's recursive forecasts.
+    factor, calib = calibrate(cfg, forecaster, static, spec, priors, table, truth, plan, test, chunk)
     widths = conformal.calibrate(calib.rename(columns={MODEL: "forecast"}), cfg.evaluate.intervals)
 
     cells, unscored = forecast_window(forecaster, online, table, truth, plan, spec, test.origin, horizon,
                                       chunk)
+    cells[MODEL] *= factor
     bands = conformal.intervals(cells[MODEL], cells["horizon"], widths)
     for level, (lo, hi) in bands.items():
         cells[f"lower_{level}"], cells[f"upper_{level}"] = lo, hi
@@ -172,6 +192,7 @@ def evaluate(cfg) -> Evaluation:
     result = {"test": scoring.summarize(cells), "test_window": [str(d) for d in test.forecast_days],
               "series_scored": int(cells[["store_nbr", "item_nbr"]].drop_duplicates().shape[0]),
               "series_without_history": int(unscored), "methods": list(names),
+              "level": level_note(factor, calib, cfg),
               "oracle": oracle_note(truth, cfg.paths.truth),
               "promotions": promotion_note(plan, cfg.paths.data, test),
               "cells": "the truth's active series-days" if truth is not None else
@@ -183,17 +204,30 @@ def evaluate(cfg) -> Evaluation:
     cells["family"] = cells["item_nbr"].map(family)
     result["test"]["wape_by_family"] = {m: metrics.wape_by(cells, "family", m) for m in names}
 
-    folds = [{"origin": str(test.origin), **scoring.summarize(cells)}]
+    folds = [{"origin": str(test.origin), "level": factor, **scoring.summarize(cells)}]
     params = json.loads((artifacts / "model" / "training.json").read_text())["params"]
     whole = (dataset.load_table(artifacts / "features", spec, columns=dataset.PRIOR_INPUTS)
              if n_folds > 1 and not streamed else None)
     for k in range(1, n_folds):
-        fold, fk, online_k, shifted = fold_model(cfg, spec, table, whole, static, families, k, params)
+        fold, fk, online_k, shifted, priors_k = fold_model(cfg, spec, table, whole, static, families, k,
+                                                           params)
+        factor_k, _ = calibrate(cfg, fk, static, spec, priors_k, shifted, truth, plan, fold, chunk)
         cells_k, _ = forecast_window(fk, online_k, shifted, truth, plan, spec, fold.origin, horizon, chunk)
-        folds.append({"origin": str(fold.origin), **scoring.summarize(cells_k)})
+        cells_k[MODEL] *= factor_k
+        folds.append({"origin": str(fold.origin), "level": factor_k, **scoring.summarize(cells_k)})
     result["backtest"] = {"folds": folds, "mean": scoring.mean_of_folds(folds)}
     result["undefined"] = metrics.undefined({k: result[k] for k in ("test", "backtest")})
-    return Evaluation(result, cells, widths, forecaster)
+    return Evaluation(result, cells, widths, forecaster, factor)
+
+
+def level_note(factor: float, calib: pd.DataFrame, cfg) -> dict:
+    """What reports/evaluation.json says about the level factor."""
+    days = pd.to_datetime(calib["date"])
+    return {"factor": factor, "applied": bool(cfg.evaluate.level_correction),
+            "window": [str(days.min().date()), str(days.max().date())] if len(calib) else None,
+            "bounds": list(level_correction.BOUNDS),
+            "note": "model forecasts x factor after the recursion: the validation window's sales over its "
+                    "recursive forecasts (demandcast.models.level_correction); serving applies it too"}
 
 
 def headline(result: dict) -> dict:

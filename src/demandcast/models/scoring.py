@@ -114,7 +114,7 @@ def summarize(cells: pd.DataFrame) -> dict:
 def mean_of_folds(folds: list[dict]) -> dict:
     """The backtest's mean per method and statistic, and of each ratio, over the folds that
     define them."""
-    names = [m for m in folds[0] if m not in ("origin", "ratios")]
+    names = [m for m, v in folds[0].items() if isinstance(v, dict) and m != "ratios"]  # not origin, level
     out = {m: {s: metrics.mean(f[m][s] for f in folds) for s in STATS} for m in names}
     out["ratios"] = {r: metrics.mean(f["ratios"][r] for f in folds) for r in folds[0]["ratios"]}
     return out

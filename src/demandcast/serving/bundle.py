@@ -4,8 +4,8 @@ The package stage writes it (into the BentoML model it packs into the bento); th
 and the serving benchmark read it with :func:`load`. Files:
 
 ``model.json``, ``manifest.json``, ``intervals.json``
-    The champion's booster, its feature manifest and its conformal interval widths, as
-    logged on its MLflow run.
+    The champion's booster, its feature manifest, and its conformal interval widths and
+    level factor (:mod:`demandcast.models.level_correction`), as logged on its MLflow run.
 ``spec.json``
     The ``features`` config the spec is built from (its hash must match the manifest's).
 ``history.parquet``
@@ -74,6 +74,7 @@ class Bundle:
     transactions: pd.DataFrame
     priors: dict[str, pd.DataFrame]
     metadata: dict
+    level: float = 1.0  # every model forecast x this (demandcast.models.level_correction)
 
 
 def load(folder) -> Bundle:
@@ -90,13 +91,16 @@ def load(folder) -> Bundle:
     if manifest["spec_hash"] != spec.hash():
         raise UserError(f"{folder}: the model's features ({manifest['spec_hash']}) are not the "
                         f"bundle's spec ({spec.hash()}): repackage (dvc repro package)")
-    widths = json.loads((folder / "intervals.json").read_text())["widths"]
+    calibration = json.loads((folder / "intervals.json").read_text())
+    widths = calibration["widths"]
     history = pd.read_parquet(folder / "history.parquet")
     history["date"] = pd.to_datetime(history["date"])
     transactions = pd.read_parquet(folder / "transactions.parquet")
     return Bundle(
         forecaster=Forecaster.load(folder), spec=spec,
         widths={level: {int(h): float(q) for h, q in per.items()} for level, per in widths.items()},
+        # a model evaluated before the level correction existed: its forecasts as they were
+        level=float(calibration.get("level", 1.0)),
         history=history, static={n: pd.read_csv(folder / n) for n in STATIC},
         transactions=transactions,
         priors={level: pd.read_parquet(folder / f"priors_{level}.parquet") for level in spec.priors},

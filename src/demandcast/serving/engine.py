@@ -13,7 +13,8 @@ For each requested series (store_nbr, item_nbr):
   every series with the same origin: panels cut from the bundle's dense snapshot go straight
   into :meth:`~demandcast.features.online.OnlineFeatures.recursive`, the numpy route that
   evaluation's :func:`demandcast.models.forecast.recursive` takes after building them from
-  a history frame (``tests/serving/test_engine.py`` holds the two exactly equal).
+  a history frame (``tests/serving/test_engine.py`` holds the two exactly equal), then times
+  the bundle's level factor, as the evaluate stage scores them (:mod:`demandcast.models.level_correction`).
 * **Fallback.** Otherwise the forecast is a hierarchical prior (mean daily sales in the
   training window): store x family, else family, else the global mean; the response says
   which (``fallback``) and why (``unknown_store``, ``unknown_item``, ``no_history``).
@@ -253,6 +254,7 @@ class Engine:
         store_row, item_row = online.rows(np.array([q.store_nbr for q in queries], dtype=np.int64),
                                           np.array([q.item_nbr for q in queries], dtype=np.int64))
         f, x = self._recursive(online, store_row, item_row, y, promo, start, planned)
+        f = f * self.bundle.level  # after the recursion, as the evaluate stage (models.level_correction)
         h = np.repeat(np.arange(1, steps + 1), n)
         bands = {level: (lo.reshape(steps, n), hi.reshape(steps, n))
                  for level, (lo, hi) in conformal.intervals(f.ravel(), h, self.bundle.widths).items()}
