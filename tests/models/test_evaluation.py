@@ -109,7 +109,8 @@ def test_the_level_factor_is_the_validation_windows_sales_over_its_recursive_for
     factor, calib = evaluation.calibrate(m.cfg, m.forecaster, m.static, m.spec, priors, m.table, truth, plan,
                                          m.fold, None)
     assert factor == pytest.approx(raw["actual"].sum() / raw[scoring.MODEL].sum()) and factor != 1.0
-    assert calib["date"].min() == pd.Timestamp(m.fold.valid_start) and calib["horizon"].max() == m.spec.valid_days
+    assert calib["date"].min() == pd.Timestamp(m.fold.valid_start)
+    assert calib["horizon"].max() == m.spec.valid_days
     np.testing.assert_allclose(calib[scoring.MODEL], raw[scoring.MODEL] * factor)
     off = OmegaConf.merge(m.cfg, {"evaluate": {"level_correction": False}})
     assert evaluation.calibrate(off, m.forecaster, m.static, m.spec, priors, m.table, truth, plan, m.fold,
