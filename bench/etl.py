@@ -95,10 +95,10 @@ def timed(label: str, fn, *args) -> dict:
     seconds, cpu = time.perf_counter() - began, cpu_seconds() - cpu
     peak_gb = memory.stop().get(label, 0.0)
     result = {"rows": rows, "seconds": round(seconds, 1), "rows_per_s": round(rows / seconds),
-              "cpu_seconds": round(cpu, 1), "peak_rss_gb": peak_gb,
+              "cpu_seconds": round(cpu, 1), "peak_pss_gb": peak_gb,
               "load_average_1m": round(os.getloadavg()[0], 1)}
     print(f"{label:>28}: {rows:>12,} rows in {seconds:7.1f}s = {result['rows_per_s']:>10,} rows/s, "
-          f"{cpu:6.1f} CPU s, peak RSS {result['peak_rss_gb']:.2f} GB, load {result['load_average_1m']}")
+          f"{cpu:6.1f} CPU s, peak PSS {result['peak_pss_gb']:.2f} GB, load {result['load_average_1m']}")
     return result
 
 

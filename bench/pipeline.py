@@ -7,7 +7,9 @@ Copies this checkout (git-tracked and new files, no artifacts, no MLflow store) 
 scratch folder with the raw data (the demo's), or generates the ``--data`` preset's there
 with params composed by DVC's own Hydra composition (``-S`` overrides as `dvc exp run -S`),
 runs `dvc repro` and times each stage from its output. Memory is the whole process tree's
-resident set (DVC, the stage, Spark's JVM), sampled every half second; per stage, the peak.
+proportional set size (DVC, the stage, Spark's JVM, its Python workers; a page shared by n
+processes counts 1/n in each, so the sum is what the tree holds, where summed resident sets
+count shared pages once per process), sampled every half second; per stage, the peak.
 Reports seconds per Optuna trial (from the study's trials) and the accuracy the run reached
 (reports/metrics.json). Figures: reports/bench_pipeline.json, one entry per ``--name``
 (default: the data preset), the other entries kept.
@@ -50,8 +52,9 @@ def checkout(dest: Path, data: bool = True) -> None:
 
 
 class PeakMemory:
-    """The largest resident set of a process and all its descendants, sampled in a thread,
-    per label (the stage running at the time)."""
+    """The largest memory of a process and all its descendants together, sampled in a thread,
+    per label (the stage running at the time): the sum of their proportional set sizes (PSS,
+    from /proc/PID/smaps_rollup), or resident sets where PSS cannot be read."""
 
     def __init__(self, pid: int, every_s: float = 0.5):
         import psutil
@@ -69,19 +72,28 @@ class PeakMemory:
                 tree = [self._root, *self._root.children(recursive=True)]
             except psutil.Error:
                 continue
-            rss = 0
+            held = 0
             for proc in tree:
                 try:
-                    rss += proc.memory_info().rss
+                    held += _pss(proc)
                 except psutil.Error:
                     pass  # ended between the listing and the reading
             if self.label is not None:
-                self.peaks[self.label] = max(self.peaks.get(self.label, 0), rss)
+                self.peaks[self.label] = max(self.peaks.get(self.label, 0), held)
 
     def stop(self) -> dict:
         self._stop.set()
         self._thread.join()
         return {label: round(peak / 2**30, 2) for label, peak in self.peaks.items()}
+
+
+def _pss(proc) -> int:
+    import psutil
+
+    try:
+        return proc.memory_full_info().pss
+    except (psutil.AccessDenied, AttributeError):  # not ours to read, or no smaps on this system
+        return proc.memory_info().rss
 
 
 def repro(work: Path, env: dict, *targets: str) -> tuple[dict, float]:
@@ -195,12 +207,12 @@ def main() -> None:
                       "generate_seconds": earlier.get("generate_seconds",
                                                       generate_s and round(generate_s, 1)),
                       "stages": {**earlier.get("stages", {}), **failed.stages},
-                      "peak_rss_gb": {**earlier.get("peak_rss_gb", {}), **failed.peaks}}
+                      "peak_pss_gb": {**earlier.get("peak_pss_gb", {}), **failed.peaks}}
         out.write_text(json.dumps(dict(sorted(runs.items())), indent=2) + "\n")
         raise
     if earlier:  # the stages an earlier, failed run of this entry finished (DVC did not rerun them)
         total += sum(s for k, s in earlier.get("stages", {}).items() if k not in stages)
-        stages, peaks = {**earlier.get("stages", {}), **stages}, {**earlier.get("peak_rss_gb", {}), **peaks}
+        stages, peaks = {**earlier.get("stages", {}), **stages}, {**earlier.get("peak_pss_gb", {}), **peaks}
         generate_s = earlier.get("generate_seconds")
 
     trials = study_trials(work)
@@ -208,8 +220,8 @@ def main() -> None:
     metrics = json.loads((work / "reports" / "metrics.json").read_text())["test"]
     report = {"cores": os.cpu_count(), "data": args.data, "overrides": args.sets,
               "generate_seconds": None if generate_s is None else round(generate_s, 1),
-              "dvc_repro_seconds": round(total, 1), "stages": stages, "peak_rss_gb": peaks,
-              "peak_rss_gb_max": max(peaks.values(), default=None),
+              "dvc_repro_seconds": round(total, 1), "stages": stages, "peak_pss_gb": peaks,
+              "peak_pss_gb_max": max(peaks.values(), default=None),
               "load_average_1m_at_end": round(os.getloadavg()[0], 1),
               "training": json.loads((work / "artifacts" / "model" / "training.json").read_text()),
               "optuna": {"trials": len(trials), "states": trials["state"].value_counts().to_dict(),
