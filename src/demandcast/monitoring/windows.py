@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from demandcast.errors import UserError
-from demandcast.features.feature_spec import KEYS
+from demandcast.features.feature_spec import KEYS, series_key
 from demandcast.models import dataset, streaming
 
 
@@ -50,10 +50,13 @@ def load_index(cfg, spec, features_dir) -> tuple[pd.DataFrame, dataset.Fold]:
 
 def rows_of(features_dir, spec, keys: pd.DataFrame) -> pd.DataFrame:
     """The feature table's rows at ``keys`` (store, item, date; a sample of :func:`load_index`),
-    every column, in key order; read a batch at a time over the keys' dates, keeping only them."""
+    every column, in key order; read a batch at a time over the keys' dates and series (Arrow
+    drops the other series' rows before pandas sees them), keeping only the keys."""
     keys = keys[list(KEYS)]
+    series = np.unique(series_key(keys["store_nbr"], keys["item_nbr"]))
     parts = [batch.merge(keys, on=list(KEYS)) for batch in
-             streaming.batches(features_dir, spec, first=keys["date"].min(), last=keys["date"].max())]
+             streaming.batches(features_dir, spec, first=keys["date"].min(), last=keys["date"].max(),
+                               series=series)]
     rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(KEYS))
     return rows.sort_values(list(KEYS), kind="stable").reset_index(drop=True)
 
