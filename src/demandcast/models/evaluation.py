@@ -123,7 +123,7 @@ def calibrate(cfg, forecaster, static, spec, priors, table, truth, plan, fold,
     days = min(int(cfg.evaluate.horizon), spec.valid_days)
     calib, _ = forecast_window(forecaster, online, table, truth, plan, spec, origin, days, chunk)
     on = bool(cfg.evaluate.level_correction)
-    factor = level_correction.factor(calib["actual"], calib[MODEL]) if on else 1.0
+    factor = level_correction.factor(calib, MODEL) if on else 1.0
     calib[MODEL] *= factor
     return factor, calib
 
@@ -226,8 +226,9 @@ def level_note(factor: float, calib: pd.DataFrame, cfg) -> dict:
     return {"factor": factor, "applied": bool(cfg.evaluate.level_correction),
             "window": [str(days.min().date()), str(days.max().date())] if len(calib) else None,
             "bounds": list(level_correction.BOUNDS),
-            "note": "model forecasts x factor after the recursion: the validation window's sales over its "
-                    "recursive forecasts (demandcast.models.level_correction); serving applies it too"}
+            "note": "model forecasts x factor after the recursion: the median over the validation window's "
+                    "days of the day's sales over its recursive forecasts (demandcast.models."
+                    "level_correction); serving applies it too"}
 
 
 def headline(result: dict) -> dict:
